@@ -1,0 +1,46 @@
+package org.voxflow.tensor;
+
+/**
+ * A flat block of elements owned by one backend. Views share a storage; closing it frees the memory at once
+ * (device memory is never left to the garbage collector) and any later use fails with a clear message.
+ */
+public abstract class Storage implements AutoCloseable {
+    private final DType dtype;
+    private final long numel;
+    private boolean closed;
+
+    protected Storage(DType dtype, long numel) {
+        this.dtype = dtype;
+        this.numel = numel;
+        MemoryScope.register(this);
+    }
+
+    public final DType dtype() { return dtype; }
+
+    public final long numel() { return numel; }
+
+    public final long bytes() { return numel * dtype.bytes(); }
+
+    public abstract Backend backend();
+
+    /** Address of element 0 (host or device), for native calls. */
+    public abstract long address();
+
+    public final boolean isClosed() { return closed; }
+
+    /** Fails when this storage was already freed: a tensor used after its scope ended. */
+    public final void checkOpen() {
+        if (closed) throw new IllegalStateException("tensor storage (" + dtype + ", " + numel
+                + " elements on " + backend().device() + ") was used after its memory scope closed; "
+                + "keep it with MemoryScope.keep(t) or create it outside the scope");
+    }
+
+    @Override public final void close() {
+        if (closed) return;
+        closed = true;
+        release();
+    }
+
+    /** Frees the memory; called once. */
+    protected abstract void release();
+}
