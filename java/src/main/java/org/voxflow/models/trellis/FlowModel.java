@@ -1,0 +1,17 @@
+package org.voxflow.models.trellis;
+
+import java.util.Map;
+import org.voxflow.tensor.Tensor;
+
+/** What a checkpoint needs of a TRELLIS flow model: its class name, its arguments and its state dict. */
+public interface FlowModel {
+    String className();
+
+    Map<String, Object> args();
+
+    Map<String, Tensor> stateDict();
+
+    Map<String, Tensor> namedParameters();
+
+    long parameterCount();
+}

@@ -1,0 +1,74 @@
+package org.voxflow.nn;
+
+import org.voxflow.autograd.F;
+import org.voxflow.tensor.Backend;
+import org.voxflow.tensor.Tensor;
+
+/**
+ * TRELLIS's MultiHeadAttention (self: to_qkv; cross: to_q + to_kv), full attention, optional per-head RMS norm
+ * of q and k, on token rows [N, C] grouped into instances by cumulative offsets. Dense batches [B, L, C] are
+ * the case of equal lengths; sparse tensors pass their per-instance layout.
+ */
+public final class Attention extends Module {
+    private final int heads, headDim;
+    private final boolean self;
+    private final Linear toQkv, toQ, toKv, toOut;
+    private final MultiHeadRmsNorm qNorm, kNorm;
+
+    public Attention(Backend be, int channels, int heads, Integer ctxChannels, boolean selfAttention, boolean qkRmsNorm) {
+        super(be);
+        if (channels % heads != 0) throw new IllegalArgumentException("channels " + channels + " not divisible by heads " + heads);
+        this.heads = heads;
+        this.headDim = channels / heads;
+        this.self = selfAttention;
+        if (selfAttention) {
+            toQkv = child("to_qkv", new Linear(be, channels, 3 * channels));
+            toQ = toKv = null;
+        } else {
+            toQkv = null;
+            toQ = child("to_q", new Linear(be, channels, channels));
+            toKv = child("to_kv", new Linear(be, ctxChannels, 2 * channels));
+        }
+        qNorm = qkRmsNorm ? child("q_rms_norm", new MultiHeadRmsNorm(be, headDim, heads)) : null;
+        kNorm = qkRmsNorm ? child("k_rms_norm", new MultiHeadRmsNorm(be, headDim, heads)) : null;
+        toOut = child("to_out", new Linear(be, channels, channels));
+    }
+
+    /** Self-attention over x [N, C] with instances cu[b]..cu[b+1]. */
+    public Tensor forward(Tensor x, int[] cu) {
+        if (!self) throw new IllegalStateException("cross-attention needs a context");
+        int n = x.size(0);
+        Tensor qkv = F.reshape(toQkv.forward(x), n, 3, heads, headDim);
+        Tensor q = F.squeeze(F.slice(qkv, 1, 0, 1), 1);
+        Tensor k = F.squeeze(F.slice(qkv, 1, 1, 2), 1);
+        Tensor v = F.squeeze(F.slice(qkv, 1, 2, 3), 1);
+        return attend(q, k, v, cu, cu, n);
+    }
+
+    /** Cross-attention of x [N, C] (instances cu) to ctx [Nc, Cc] (instances cuCtx). */
+    public Tensor forward(Tensor x, int[] cu, Tensor ctx, int[] cuCtx) {
+        if (self) throw new IllegalStateException("self-attention takes no context");
+        int n = x.size(0), m = ctx.size(0);
+        Tensor q = F.reshape(toQ.forward(x), n, heads, headDim);
+        Tensor kv = F.reshape(toKv.forward(ctx), m, 2, heads, headDim);
+        Tensor k = F.squeeze(F.slice(kv, 1, 0, 1), 1);
+        Tensor v = F.squeeze(F.slice(kv, 1, 1, 2), 1);
+        return attend(q, k, v, cu, cuCtx, n);
+    }
+
+    private Tensor attend(Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK, int n) {
+        if (qNorm != null) {
+            q = qNorm.forward(q);
+            k = kNorm.forward(k);
+        }
+        Tensor h = F.attention(F.contiguous(q), F.contiguous(k), F.contiguous(v), cuQ, cuK, (float) (1.0 / Math.sqrt(headDim)));
+        return toOut.forward(F.reshape(h, n, heads * headDim));
+    }
+
+    /** Offsets of `batch` equal instances of `len` rows. */
+    public static int[] uniform(int batch, int len) {
+        int[] cu = new int[batch + 1];
+        for (int i = 0; i <= batch; i++) cu[i] = i * len;
+        return cu;
+    }
+}

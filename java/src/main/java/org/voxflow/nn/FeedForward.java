@@ -1,0 +1,20 @@
+package org.voxflow.nn;
+
+import org.voxflow.autograd.F;
+import org.voxflow.tensor.Backend;
+import org.voxflow.tensor.Tensor;
+
+/** Linear -> GELU(tanh) -> Linear, named "mlp.0" and "mlp.2" like TRELLIS's FeedForwardNet. */
+public final class FeedForward extends Module {
+    private final Linear fc1, fc2;
+
+    public FeedForward(Backend be, int channels, double mlpRatio) {
+        super(be);
+        Sequential mlp = child("mlp", new Sequential(be));
+        int hidden = (int) (channels * mlpRatio);
+        fc1 = mlp.add("0", new Linear(be, channels, hidden));
+        fc2 = mlp.add("2", new Linear(be, hidden, channels));
+    }
+
+    public Tensor forward(Tensor x) { return fc2.forward(F.gelu(fc1.forward(x))); }
+}

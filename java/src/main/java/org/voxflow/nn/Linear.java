@@ -1,0 +1,24 @@
+package org.voxflow.nn;
+
+import org.voxflow.autograd.F;
+import org.voxflow.tensor.Backend;
+import org.voxflow.tensor.Tensor;
+
+/** y = x W^T + b with W [out, in] (PyTorch layout). */
+public final class Linear extends Module {
+    public final Tensor weight;
+    public final Tensor bias;
+    public final int in, out;
+
+    public Linear(Backend be, int in, int out, boolean bias) {
+        super(be);
+        this.in = in;
+        this.out = out;
+        this.weight = param("weight", out, in);
+        this.bias = bias ? param("bias", out) : null;
+    }
+
+    public Linear(Backend be, int in, int out) { this(be, in, out, true); }
+
+    public Tensor forward(Tensor x) { return F.linear(x, weight, bias); }
+}

@@ -1,0 +1,33 @@
+package org.voxflow.nn;
+
+import org.voxflow.autograd.F;
+import org.voxflow.tensor.Backend;
+import org.voxflow.tensor.Tensor;
+
+/**
+ * 256-d sinusoid of t (callers pass t already multiplied by 1000, as TRELLIS does), then Linear-SiLU-Linear.
+ * Layout [cos(t f_0..f_{h-1}), sin(t f_0..f_{h-1})], f_i = exp(-ln(10000) i / h), computed in f32 like PyTorch.
+ */
+public final class TimestepEmbedder extends Module {
+    public static final int FREQ_DIM = 256;
+    private final Linear fc1, fc2;
+
+    public TimestepEmbedder(Backend be, int hidden) {
+        super(be);
+        Sequential mlp = child("mlp", new Sequential(be));
+        fc1 = mlp.add("0", new Linear(be, FREQ_DIM, hidden));
+        fc2 = mlp.add("2", new Linear(be, hidden, hidden));
+    }
+
+    /** The sinusoidal features [B, 256] of t [B]; a tangent on t flows through sin/cos. */
+    public static Tensor sinusoid(Tensor t) {
+        int half = FREQ_DIM / 2;
+        float[] freqs = new float[half];
+        for (int i = 0; i < half; i++) freqs[i] = (float) Math.exp((float) ((float) (-Math.log(10000) * i) / half));
+        Backend be = t.backend();
+        Tensor args = F.mul(F.reshape(t, t.size(0), 1), be.fromFloats(freqs, 1, half));
+        return F.concat(new Tensor[] {F.cos(args), F.sin(args)}, 1);
+    }
+
+    public Tensor forward(Tensor t) { return fc2.forward(F.silu(fc1.forward(sinusoid(t)))); }
+}
