@@ -1,0 +1,48 @@
+package org.voxflow.flow;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.voxflow.autograd.F;
+import org.voxflow.autograd.Grad;
+import org.voxflow.tensor.Backend;
+import org.voxflow.tensor.Tensor;
+
+/**
+ * Euler sampling of a flow from noise (t = 1) to data (t = 0) on any time grid: x_prev = x_t - (t - t_prev) v.
+ * With {@link Guidance} and TimeGrid.trellis(25, 3) it is TRELLIS's FlowEulerGuidanceIntervalSampler (the
+ * teacher); with a 1-, 2- or 4-point grid and no guidance it is the few-step student sampler.
+ */
+public final class EulerSampler {
+    private final FlowSchedule schedule;
+
+    public EulerSampler(FlowSchedule schedule) { this.schedule = schedule; }
+
+    /** The sample and, per step, the state after the step and the x0 prediction. */
+    public record Result(Tensor sample, List<Tensor> predXt, List<Tensor> predX0) {}
+
+    /** The (possibly guided) velocity at one time. */
+    public static Tensor velocity(VelocityField f, Tensor x, double t, Tensor cond, Tensor negCond, Guidance g) {
+        Backend be = x.backend();
+        Tensor tt = be.full((float) (1000 * t), f.batching().batch()); // float32(1000 t), as TRELLIS
+        Tensor v = f.velocity(x, tt, cond);
+        if (!g.activeAt(t)) return v;
+        Tensor vn = f.velocity(x, tt, negCond);
+        return F.sub(F.mul(v, (float) (1 + g.strength())), F.mul(vn, (float) g.strength()));
+    }
+
+    public Result sample(VelocityField f, Tensor noise, Tensor cond, Tensor negCond, double[] grid, Guidance g) {
+        if (g.strength() != 0 && negCond == null) throw new IllegalArgumentException("guidance needs a negative condition");
+        List<Tensor> xs = new ArrayList<>(), x0s = new ArrayList<>();
+        Tensor x = noise;
+        try (var ng = Grad.noGrad()) {
+            for (int i = 0; i + 1 < grid.length; i++) {
+                double t = grid[i], tPrev = grid[i + 1];
+                Tensor v = velocity(f, x, t, cond, negCond, g);
+                x0s.add(schedule.x0FromVelocity(x, t, v));
+                x = F.sub(x, F.mul(v, (float) (t - tPrev)));
+                xs.add(x);
+            }
+        }
+        return new Result(x, xs, x0s);
+    }
+}
