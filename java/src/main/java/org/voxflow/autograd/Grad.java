@@ -27,9 +27,19 @@ public final class Grad {
         return new NoGrad();
     }
 
-    public static final class NoGrad implements AutoCloseable {
+    /** Turns recording back on inside a no-grad region until closed (the previous state returns on close). */
+    public static NoGrad enabledScope() {
+        int[] d = DISABLED.get();
+        int saved = d[0];
+        d[0] = 0;
+        return new NoGrad() {
+            @Override public void close() { DISABLED.get()[0] = saved; }
+        };
+    }
+
+    public static class NoGrad implements AutoCloseable {
         private boolean closed;
-        private NoGrad() {}
+        NoGrad() {}
         @Override public void close() {
             if (!closed) { closed = true; DISABLED.get()[0]--; }
         }

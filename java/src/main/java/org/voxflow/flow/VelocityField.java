@@ -17,6 +17,16 @@ public interface VelocityField {
 
     Batching batching();
 
+    /** The field of either TRELLIS model: stage 1 over B dense latents, stage 2 on the voxels of a structure. */
+    static VelocityField of(org.voxflow.models.trellis.FlowModel model, int batch, SparseStructure structure) {
+        if (model instanceof SparseStructureFlowModel ss) return dense(ss, batch);
+        if (model instanceof SLatFlowModel sl) {
+            if (structure == null) throw new IllegalArgumentException("a stage-2 model needs the sparse structure of the batch");
+            return sparse(sl, structure);
+        }
+        throw new IllegalArgumentException("no velocity field for " + model.className());
+    }
+
     /** Stage 1 over a batch of B dense latents. */
     static VelocityField dense(SparseStructureFlowModel model, int batch) {
         Batching b = Batching.dense(batch);

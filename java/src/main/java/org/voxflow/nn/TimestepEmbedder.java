@@ -23,7 +23,8 @@ public final class TimestepEmbedder extends Module {
     public static Tensor sinusoid(Tensor t) {
         int half = FREQ_DIM / 2;
         float[] freqs = new float[half];
-        for (int i = 0; i < half; i++) freqs[i] = (float) Math.exp((float) ((float) (-Math.log(10000) * i) / half));
+        float c = (float) -Math.log(10000); // PyTorch multiplies the f32 arange by the scalar cast to f32
+        for (int i = 0; i < half; i++) freqs[i] = (float) Math.exp(c * i / half);
         Backend be = t.backend();
         Tensor args = F.mul(F.reshape(t, t.size(0), 1), be.fromFloats(freqs, 1, half));
         return F.concat(new Tensor[] {F.cos(args), F.sin(args)}, 1);

@@ -36,6 +36,7 @@ class ReferenceParityTest {
             }
             double worst = errs.values().stream().mapToDouble(Double::doubleValue).max().orElse(Double.POSITIVE_INFINITY);
             System.out.printf("reference case %s: max-rel-err %.3e%n", c, worst);
+            if (Boolean.getBoolean("voxflow.reference.verbose")) errs.forEach((k, v) -> System.out.printf("    %s %.3e%n", k, v));
             errs.forEach((k, v) -> { if (!(v <= bar)) failures.add(c + "/" + k + ": " + v); });
         }
         assertTrue(failures.isEmpty(), "cases over the " + bar + " bar: " + failures);
