@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The `voxflow` command. Usage errors and unusable inputs exit with 2 and one line naming the problem. */
 @Command(name = "voxflow", mixinStandardHelpOptions = true, version = "voxflow 0.1.0",
         description = "Few-step 3D generation: TRELLIS flow transformers and MDT-dist distillation.",
-        subcommands = {InspectCommand.class, SampleCommand.class})
+        subcommands = {GenerateCommand.class, InspectCommand.class, SampleCommand.class, TrainTeacherCommand.class, DistillCommand.class, EvalCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -25,6 +25,12 @@ public final class Main implements Runnable {
             }
             throw e;
         });
+        try {
+            ConfigDefaults.install(cl, args);
+        } catch (UserError e) {
+            System.err.println("voxflow: " + e.getMessage());
+            return 2;
+        }
         return cl.execute(args);
     }
 

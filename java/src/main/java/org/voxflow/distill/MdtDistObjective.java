@@ -33,14 +33,22 @@ public final class MdtDistObjective implements Objective {
     private final FlowModel teacher, student;
     private final MdtSettings s;
     private final FlowSchedule schedule;
+    private final java.util.function.UnaryOperator<Tensor> condition;
 
     public MdtDistObjective(FlowModel teacher, FlowModel student, MdtSettings settings) {
+        this(teacher, student, settings, c -> c);
+    }
+
+    /** @param condition maps the batch's raw condition to tokens (the teacher's frozen family tokens, say) */
+    public MdtDistObjective(FlowModel teacher, FlowModel student, MdtSettings settings,
+                            java.util.function.UnaryOperator<Tensor> condition) {
         if (!teacher.className().equals(student.className()))
             throw new IllegalArgumentException("teacher is a " + teacher.className() + ", student a " + student.className());
         this.teacher = teacher;
         this.student = student;
         this.s = settings;
         this.schedule = new FlowSchedule(settings.sigmaMin());
+        this.condition = condition;
     }
 
     @Override public Losses loss(Batch batch, Rng rng) {
@@ -65,7 +73,10 @@ public final class MdtDistObjective implements Objective {
 
     /** The loss for given draws: the deterministic core the reference cases check. */
     public Losses terms(Batch batch, Tensor noise, Tensor noiseFake, Tensor t, double wVm, double wVd) {
-        Tensor x0 = batch.x0(), cond = batch.cond();
+        Tensor x0 = batch.x0(), cond;
+        try (var ng = Grad.noGrad()) {
+            cond = F.detach(condition.apply(batch.cond()));
+        }
         Backend be = x0.backend();
         int b = batch.batchSize();
         VelocityField teacherField = VelocityField.of(teacher, b, batch.structure());
