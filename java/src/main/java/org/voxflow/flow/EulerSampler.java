@@ -5,6 +5,7 @@ import java.util.List;
 import org.voxflow.autograd.F;
 import org.voxflow.autograd.Grad;
 import org.voxflow.tensor.Backend;
+import org.voxflow.tensor.MemoryScope;
 import org.voxflow.tensor.Tensor;
 
 /**
@@ -37,9 +38,11 @@ public final class EulerSampler {
         try (var ng = Grad.noGrad()) {
             for (int i = 0; i + 1 < grid.length; i++) {
                 double t = grid[i], tPrev = grid[i + 1];
-                Tensor v = velocity(f, x, t, cond, negCond, g);
-                x0s.add(schedule.x0FromVelocity(x, t, v));
-                x = F.sub(x, F.mul(v, (float) (t - tPrev)));
+                try (MemoryScope scope = MemoryScope.open()) { // one step's temporaries live only for the step
+                    Tensor v = velocity(f, x, t, cond, negCond, g);
+                    x0s.add(MemoryScope.keep(schedule.x0FromVelocity(x, t, v)));
+                    x = MemoryScope.keep(F.sub(x, F.mul(v, (float) (t - tPrev))));
+                }
                 xs.add(x);
             }
         }

@@ -35,7 +35,7 @@ public final class RowLayout {
         if (rowInstance == null || rowInstance.backend() != be) {
             int[] idx = new int[rows()];
             for (int b = 0; b < batch(); b++) java.util.Arrays.fill(idx, cu[b], cu[b + 1], b);
-            rowInstance = be.fromInts(idx, idx.length);
+            rowInstance = org.voxflow.tensor.MemoryScope.outside(() -> be.fromInts(idx, idx.length));
         }
         return rowInstance;
     }

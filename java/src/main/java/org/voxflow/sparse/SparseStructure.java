@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.Map;
 import org.voxflow.nn.RowLayout;
 import org.voxflow.tensor.Backend;
+import org.voxflow.tensor.MemoryScope;
 import org.voxflow.tensor.Tensor;
 
 /**
@@ -68,7 +69,7 @@ public final class SparseStructure {
      * same instance, or -1 (spconv's SubMConv3d: output sites = input sites).
      */
     public Tensor neighbourIndex(Backend be) {
-        return neighbourTensors.computeIfAbsent(be, b -> b.fromInts(neighbours(), n * 27));
+        return neighbourTensors.computeIfAbsent(be, b -> MemoryScope.outside(() -> b.fromInts(neighbours(), n * 27)));
     }
 
     int[] neighbours() {
@@ -114,6 +115,6 @@ public final class SparseStructure {
     /** I32 [N_finer]: the row of this structure each finer row pooled into. */
     public Tensor toCoarseIndex(Backend be) {
         if (toCoarse == null) throw new IllegalStateException("this structure was not made by a downsample");
-        return toCoarseTensors.computeIfAbsent(be, b -> b.fromInts(toCoarse, toCoarse.length));
+        return toCoarseTensors.computeIfAbsent(be, b -> MemoryScope.outside(() -> b.fromInts(toCoarse, toCoarse.length)));
     }
 }

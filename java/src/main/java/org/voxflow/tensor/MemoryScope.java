@@ -35,9 +35,26 @@ public final class MemoryScope implements AutoCloseable {
         return s;
     }
 
+    private static final ThreadLocal<int[]> OUTSIDE = ThreadLocal.withInitial(() -> new int[1]);
+
     static void register(Storage storage) {
+        if (OUTSIDE.get()[0] > 0) return;
         MemoryScope top = STACK.get().peek();
         if (top != null) top.owned.add(storage);
+    }
+
+    /**
+     * Runs an allocation that must outlive every open scope (a cache kept by a long-lived object, such as a
+     * sparse structure's neighbour map): its storage belongs to no scope and is freed by its owner or the GC.
+     */
+    public static <T> T outside(java.util.function.Supplier<T> allocation) {
+        int[] d = OUTSIDE.get();
+        d[0]++;
+        try {
+            return allocation.get();
+        } finally {
+            d[0]--;
+        }
     }
 
     /** Moves the tensor's storage (and its grad's) out of the innermost scope into the enclosing one. */
@@ -46,6 +63,7 @@ public final class MemoryScope implements AutoCloseable {
         if (top != null && t != null) {
             top.kept.add(t.storage());
             if (t.grad() != null) top.kept.add(t.grad().storage());
+            if (t.tangent() != null) top.kept.add(t.tangent().storage());
         }
         return t;
     }

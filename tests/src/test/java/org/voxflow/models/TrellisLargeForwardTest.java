@@ -46,7 +46,9 @@ class TrellisLargeForwardTest {
             float[] v = rng.normal((int) p.numel());
             float s = (float) (0.5 / Math.sqrt(p.size(-1)));
             for (int i = 0; i < v.length; i++) v[i] *= s;
-            be.assign(p, be.fromFloats(v, p.shape()));
+            try (MemoryScope scope = MemoryScope.open()) { // the staging copy is freed at once
+                be.assign(p, be.fromFloats(v, p.shape()));
+            }
         }
     }
 

@@ -3,6 +3,7 @@ package org.voxflow.models.trellis;
 import java.util.ArrayList;
 import java.util.List;
 import org.voxflow.autograd.F;
+import org.voxflow.nn.InferenceScope;
 import org.voxflow.nn.Linear;
 import org.voxflow.nn.ModulatedCrossBlock;
 import org.voxflow.nn.Module;
@@ -78,7 +79,7 @@ public final class SLatFlowModel extends Module implements FlowModel {
         if (sharedAdaLN != null) emb = sharedAdaLN.forward(F.silu(emb));
         List<Tensor> skips = new ArrayList<>();
         for (SparseResBlock3d block : inputBlocks) {
-            h = block.forward(h, emb);
+            h = block.forwardScoped(h, emb);
             skips.add(h.feats());
         }
         int n = h.structure().rows();
@@ -88,12 +89,15 @@ public final class SLatFlowModel extends Module implements FlowModel {
         int l = cond.size(1);
         Tensor ctx = F.reshape(cond, b * l, cfg.condChannels());
         RowLayout ctxLayout = RowLayout.uniform(b, l);
-        for (ModulatedCrossBlock block : blocks) feats = block.forward(feats, layout, emb, ctx, ctxLayout);
+        for (ModulatedCrossBlock block : blocks) {
+            Tensor in = feats, e = emb;
+            feats = InferenceScope.run(() -> block.forward(in, layout, e, ctx, ctxLayout));
+        }
         h = h.withFeats(feats);
         for (int i = 0; i < outBlocks.size(); i++) {
             Tensor skip = skips.get(skips.size() - 1 - i);
             if (cfg.useSkipConnection()) h = h.withFeats(F.concat(new Tensor[] {h.feats(), skip}, 1));
-            h = outBlocks.get(i).forward(h, emb);
+            h = outBlocks.get(i).forwardScoped(h, emb);
         }
         return h.withFeats(outLayer.forward(F.layerNorm(h.feats(), null, null, 1e-5f)));
     }

@@ -34,6 +34,16 @@ final class SparseResBlock3d extends Module {
         skip = channels != outChannels ? child("skip_connection", new Linear(be, channels, outChannels)) : null;
     }
 
+    /** forward, with temporaries freed on return when no graph is recorded (the structure may change: resampling). */
+    SparseTensor forwardScoped(SparseTensor x, Tensor tEmb) {
+        SparseTensor[] out = new SparseTensor[1];
+        org.voxflow.nn.InferenceScope.run(() -> {
+            out[0] = forward(x, tEmb);
+            return out[0].feats();
+        });
+        return out[0];
+    }
+
     SparseTensor forward(SparseTensor x, Tensor tEmb) {
         Tensor[] ss = F.chunk(emb.forward(F.silu(tEmb)), 2, 1);
         x = switch (resample) {

@@ -1,7 +1,7 @@
 package org.voxflow.models.trellis;
 
 import org.voxflow.autograd.F;
-import org.voxflow.nn.LayerNorm;
+import org.voxflow.nn.InferenceScope;
 import org.voxflow.nn.Linear;
 import org.voxflow.nn.ModulatedCrossBlock;
 import org.voxflow.nn.Module;
@@ -79,7 +79,10 @@ public final class SparseStructureFlowModel extends Module implements FlowModel 
         int l = cond.size(1);
         Tensor ctx = F.reshape(cond, b * l, cfg.condChannels());
         RowLayout ctxLayout = RowLayout.uniform(b, l);
-        for (ModulatedCrossBlock block : blocks) h = block.forward(h, layout, emb, ctx, ctxLayout);
+        for (ModulatedCrossBlock block : blocks) {
+            Tensor in = h, e = emb;
+            h = InferenceScope.run(() -> block.forward(in, layout, e, ctx, ctxLayout));
+        }
         h = F.layerNorm(h, null, null, 1e-5f);
         h = outLayer.forward(h);
         int co = cfg.outChannels();

@@ -46,9 +46,10 @@ final class CpuAttention {
             if (cu[i] < cu[i - 1]) throw new IllegalArgumentException(name + " decreases at " + i + ": " + Arrays.toString(cu));
     }
 
+    /** A dense f32 tensor starting at storage element 0 (the BLAS pointers below index from the storage base). */
     static Tensor dense(CpuBackend be, Tensor t) {
         if (t.dtype() != DType.F32) return be.cast(t, DType.F32);
-        return t.isContiguous() ? t : be.copy(t);
+        return t.isContiguous() && t.offset() == 0 ? t : be.copy(t);
     }
 
     /** Scores scale * Q K^T for query rows [r0, r0+lq) of one (instance, head) into s (row-major lq x lk). */
@@ -75,7 +76,7 @@ final class CpuAttention {
                 float max = Float.NEGATIVE_INFINITY;
                 for (int j = 0; j < lk; j++) max = Math.max(max, row[base + j]);
                 double sum = 0;
-                for (int j = 0; j < lk; j++) { float e = (float) Math.exp(row[base + j] - max); row[base + j] = e; sum += e; }
+                for (int j = 0; j < lk; j++) { float e = FastExp.exp(row[base + j] - max); row[base + j] = e; sum += e; }
                 float inv = (float) (1.0 / sum);
                 for (int j = 0; j < lk; j++) row[base + j] *= inv;
                 lse[(r0 + i) * p.heads + h] = (float) (max + Math.log(sum));
@@ -95,7 +96,7 @@ final class CpuAttention {
         buf.get(0, row, 0, lq * lk);
         for (int i = 0; i < lq; i++) {
             float l = lse[(r0 + i) * p.heads + h];
-            for (int j = 0; j < lk; j++) row[i * lk + j] = (float) Math.exp(row[i * lk + j] - l);
+            for (int j = 0; j < lk; j++) row[i * lk + j] = FastExp.exp(row[i * lk + j] - l);
         }
         buf.put(0, row, 0, lq * lk);
     }

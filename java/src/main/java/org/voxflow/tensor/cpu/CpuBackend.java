@@ -114,12 +114,7 @@ public final class CpuBackend implements Backend {
         int[] shape = Shapes.broadcast(a.shape(), b.shape());
         float[] va = f32(a.expand(shape));
         float[] vb = Arrays.equals(a.shape(), b.shape()) || b.numel() != 1 ? f32(b.expand(shape)) : null;
-        if (vb == null) {
-            float s = f32(b)[0];
-            for (int i = 0; i < va.length; i++) va[i] = Elementwise.binary(op, va[i], s);
-        } else {
-            for (int i = 0; i < va.length; i++) va[i] = Elementwise.binary(op, va[i], vb[i]);
-        }
+        Elementwise.binary(op, va, vb, vb == null ? f32(b)[0] : 0f);
         return fromFloats(va, shape);
     }
 

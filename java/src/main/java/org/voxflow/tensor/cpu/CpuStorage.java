@@ -49,7 +49,8 @@ public final class CpuStorage extends Storage {
     }
 
     @Override protected void release() {
-        pointer.deallocate();
+        // null when the constructor failed (size check) after the scope had registered this storage
+        if (pointer != null) pointer.deallocate();
         pointer = null;
     }
 }

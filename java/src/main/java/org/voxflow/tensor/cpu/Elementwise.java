@@ -11,7 +11,34 @@ final class Elementwise {
     private static final float GELU_C = 0.044715f;
 
     static void unary(UnaryOp op, float[] v) {
-        for (int i = 0; i < v.length; i++) v[i] = unary(op, v[i]);
+        switch (op) { // the common cheap ops get their own loops so the JIT can vectorize them
+            case NEG -> { for (int i = 0; i < v.length; i++) v[i] = -v[i]; }
+            case SQUARE -> { for (int i = 0; i < v.length; i++) v[i] = v[i] * v[i]; }
+            case STEP -> { for (int i = 0; i < v.length; i++) v[i] = v[i] > 0 ? 1f : 0f; }
+            default -> { for (int i = 0; i < v.length; i++) v[i] = unary(op, v[i]); }
+        }
+    }
+
+    /** a[i] = a[i] op b[i] (b == null: a[i] op s). */
+    static void binary(BinaryOp op, float[] a, float[] b, float s) {
+        int n = a.length;
+        if (b != null) {
+            switch (op) {
+                case ADD -> { for (int i = 0; i < n; i++) a[i] += b[i]; }
+                case SUB -> { for (int i = 0; i < n; i++) a[i] -= b[i]; }
+                case MUL -> { for (int i = 0; i < n; i++) a[i] *= b[i]; }
+                case DIV -> { for (int i = 0; i < n; i++) a[i] /= b[i]; }
+                default -> { for (int i = 0; i < n; i++) a[i] = binary(op, a[i], b[i]); }
+            }
+        } else {
+            switch (op) {
+                case ADD -> { for (int i = 0; i < n; i++) a[i] += s; }
+                case SUB -> { for (int i = 0; i < n; i++) a[i] -= s; }
+                case MUL -> { for (int i = 0; i < n; i++) a[i] *= s; }
+                case DIV -> { for (int i = 0; i < n; i++) a[i] /= s; }
+                default -> { for (int i = 0; i < n; i++) a[i] = binary(op, a[i], s); }
+            }
+        }
     }
 
     static float unary(UnaryOp op, float x) {
@@ -83,7 +110,7 @@ final class Elementwise {
         for (int i = 0; i < n; i++) max = Math.max(max, v[base + i]);
         double sum = 0;
         for (int i = 0; i < n; i++) {
-            float e = (float) Math.exp(v[base + i] - max);
+            float e = FastExp.exp(v[base + i] - max);
             v[base + i] = e;
             sum += e;
         }

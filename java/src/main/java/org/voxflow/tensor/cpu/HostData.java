@@ -50,18 +50,50 @@ final class HostData {
         float[] out = new float[n];
         ByteBuffer b = s.buffer();
         DType dt = t.dtype();
-        if (dt == DType.F32 && t.isContiguous()) {
-            b.asFloatBuffer().get((int) t.offset(), out, 0, n);
+        if (dt == DType.F32) {
+            if (t.isContiguous()) {
+                b.asFloatBuffer().get((int) t.offset(), out, 0, n);
+            } else {
+                gatherF32(t, b.asFloatBuffer(), out);
+            }
             return out;
         }
         switch (dt) {
-            case F32 -> forEachOffset(t, (i, o) -> out[i] = b.getFloat((int) (o * 4)));
             case BF16 -> forEachOffset(t, (i, o) -> out[i] = DType.fromBf16(b.getShort((int) (o * 2))));
             case F16 -> forEachOffset(t, (i, o) -> out[i] = DType.fromF16(b.getShort((int) (o * 2))));
             case I32 -> forEachOffset(t, (i, o) -> out[i] = b.getInt((int) (o * 4)));
             case I64 -> forEachOffset(t, (i, o) -> out[i] = b.getLong((int) (o * 8)));
+            default -> throw new AssertionError(dt);
         }
         return out;
+    }
+
+    /**
+     * Strided f32 read in row-major order, a whole innermost row at a time: bulk copy when the row is dense,
+     * fill when it is broadcast (stride 0), element by element otherwise.
+     */
+    private static void gatherF32(Tensor t, java.nio.FloatBuffer fb, float[] out) {
+        int[] shape = t.shape();
+        long[] st = t.strides();
+        int r = shape.length;
+        if (out.length == 0) return;
+        if (r == 0) { out[0] = fb.get((int) t.offset()); return; }
+        int last = shape[r - 1];
+        long ls = st[r - 1];
+        int[] idx = new int[r];
+        long off = t.offset();
+        for (int i = 0; i < out.length; i += last) {
+            if (ls == 1) fb.get((int) off, out, i, last);
+            else if (ls == 0) java.util.Arrays.fill(out, i, i + last, fb.get((int) off));
+            else for (int j = 0; j < last; j++) out[i + j] = fb.get((int) (off + j * ls));
+            for (int a = r - 2; a >= 0; a--) {
+                idx[a]++;
+                off += st[a];
+                if (idx[a] < shape[a]) break;
+                off -= st[a] * shape[a];
+                idx[a] = 0;
+            }
+        }
     }
 
     static long[] longs(Tensor t) {
