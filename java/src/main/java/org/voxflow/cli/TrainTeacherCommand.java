@@ -31,6 +31,7 @@ final class TrainTeacherCommand implements Runnable {
     @Option(names = "--blocks", defaultValue = "4") int blocks;
     @Option(names = "--heads", defaultValue = "4") int heads;
     @Option(names = "--mlp-ratio", defaultValue = "4") double mlpRatio;
+    @Option(names = "--patch", defaultValue = "2", description = "patch size (stage 1: tokens = (R/2/patch)^3; stage 2: must be 2)") int patch;
     @Option(names = "--io-channels", defaultValue = "64", description = "stage 2: residual-block channels at full resolution") int ioChannels;
     @Option(names = "--cond-tokens", defaultValue = "4") int condTokens;
     @Option(names = "--cond-channels", defaultValue = "64") int condChannels;
@@ -49,7 +50,7 @@ final class TrainTeacherCommand implements Runnable {
             if (stage == 1) {
                 cls = SparseStructureFlowModel.CLASS_NAME;
                 args.put("resolution", (long) resolution / 2);
-                args.put("patch_size", 2L);
+                args.put("patch_size", (long) patch);
             } else {
                 cls = SLatFlowModel.CLASS_NAME;
                 args.put("resolution", (long) resolution);

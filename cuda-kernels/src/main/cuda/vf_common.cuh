@@ -1,0 +1,78 @@
+// Shared device helpers: dtype loads/stores, strided index arithmetic, warp reductions, launch checks.
+#pragma once
+#include <cuda_runtime.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <stdint.h>
+#include "voxflow_kernels.h"
+
+enum VfType { VF_F32 = 0, VF_BF16 = 1, VF_F16 = 2, VF_I32 = 3, VF_I64 = 4 };
+
+#define VF_STREAM(s) reinterpret_cast<cudaStream_t>(static_cast<intptr_t>(s))
+#define VF_PTR(T, p) reinterpret_cast<T*>(static_cast<intptr_t>(p))
+
+// A launch reports its own configuration errors at once; faults inside kernels surface at the next sync.
+static inline int vf_launch_status() { return (int)cudaGetLastError(); }
+
+// Strided layout passed by value to kernels (fits in the 4 KB parameter space).
+struct VfLayout {
+    int rank;
+    int shape[VF_MAX_RANK];
+    long long stride[3][VF_MAX_RANK];  // up to three operands besides the dense output
+};
+
+static inline bool vf_make_layout(VfLayout& L, int rank, const int* shape, const long long* s0, const long long* s1,
+                                  const long long* s2) {
+    if (rank < 0 || rank > VF_MAX_RANK) return false;
+    L.rank = rank;
+    for (int i = 0; i < rank; i++) {
+        L.shape[i] = shape[i];
+        L.stride[0][i] = s0 ? s0[i] : 0;
+        L.stride[1][i] = s1 ? s1[i] : 0;
+        L.stride[2][i] = s2 ? s2[i] : 0;
+    }
+    return true;
+}
+
+static inline long long vf_numel(int rank, const int* shape) {
+    long long n = 1;
+    for (int i = 0; i < rank; i++) n *= shape[i];
+    return n;
+}
+
+// Element offsets of the logical (row-major) index i for NOPS operands.
+template <int NOPS>
+__device__ __forceinline__ void vf_offsets(const VfLayout& L, long long i, long long (&off)[NOPS]) {
+#pragma unroll
+    for (int o = 0; o < NOPS; o++) off[o] = 0;
+    for (int d = L.rank - 1; d >= 0; d--) {
+        long long n = L.shape[d];
+        long long c = i % n;
+        i /= n;
+#pragma unroll
+        for (int o = 0; o < NOPS; o++) off[o] += c * L.stride[o][d];
+    }
+}
+
+template <typename T> __device__ __forceinline__ float vf_to_float(T v);
+template <> __device__ __forceinline__ float vf_to_float<float>(float v) { return v; }
+template <> __device__ __forceinline__ float vf_to_float<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
+template <> __device__ __forceinline__ float vf_to_float<__half>(__half v) { return __half2float(v); }
+
+__device__ __forceinline__ float vf_warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float vf_warp_max(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+static inline unsigned vf_blocks(long long n, int threads, long long cap = 1 << 20) {
+    long long b = (n + threads - 1) / threads;
+    if (b < 1) b = 1;
+    return (unsigned)(b < cap ? b : cap);
+}

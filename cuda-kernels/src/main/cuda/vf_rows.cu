@@ -1,0 +1,240 @@
+// Row-wise kernels over the last axis of a dense f32 [rows, cols] matrix: reductions, softmax and the
+// layer-norm core, with their backward rules. Short rows get one warp each (8 rows per block); long rows get a
+// whole block. Sums accumulate in f32 per thread and combine as a tree, close to the CPU's f64 loops.
+#include "vf_common.cuh"
+
+namespace {
+
+constexpr int BLOCK = 256;
+constexpr int LONG_ROW = 2048;  // above this a row gets a whole block
+
+__device__ __forceinline__ float max_nan(float a, float b) { return (isnan(a) || a > b) ? a : b; }
+__device__ __forceinline__ float min_nan(float a, float b) { return (isnan(a) || a < b) ? a : b; }
+
+// Combines one value per thread across the TPR threads that own a row.
+template <int TPR, int KIND>  // KIND 0 sum, 1 max, 2 min
+__device__ __forceinline__ float group_reduce(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        float w = __shfl_xor_sync(0xffffffffu, v, o);
+        v = KIND == 0 ? v + w : (KIND == 1 ? max_nan(v, w) : min_nan(v, w));
+    }
+    if constexpr (TPR > 32) {
+        __shared__ float part[TPR / 32];
+        int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+        __syncthreads();  // part[] may still be read by a previous call
+        if (lane == 0) part[warp] = v;
+        __syncthreads();
+        v = lane < TPR / 32 ? part[lane] : (KIND == 0 ? 0.f : part[0]);
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) {
+            float w = __shfl_xor_sync(0xffffffffu, v, o);
+            v = KIND == 0 ? v + w : (KIND == 1 ? max_nan(v, w) : min_nan(v, w));
+        }
+    }
+    return v;
+}
+
+// Thread's rank inside its row group, first row, and row step, for TPR threads per row.
+template <int TPR> struct RowGrid {
+    int t;
+    long long row, step;
+    __device__ RowGrid() {
+        t = threadIdx.x % TPR;
+        long long groupsPerBlock = blockDim.x / TPR;
+        row = blockIdx.x * groupsPerBlock + threadIdx.x / TPR;
+        step = gridDim.x * groupsPerBlock;
+    }
+};
+
+template <int TPR>
+__global__ void reduce_kernel(int op, const float* x, float* out, long long rows, long long cols) {
+    RowGrid<TPR> g;
+    // The loop bound is uniform for a whole block when TPR == blockDim (block-level barriers inside).
+    for (long long r = g.row; r < rows; r += g.step) {
+        const float* p = x + r * cols;
+        float v;
+        if (op == 0 || op == 1) {
+            v = 0.f;
+            for (long long c = g.t; c < cols; c += TPR) v += p[c];
+            v = group_reduce<TPR, 0>(v);
+            if (op == 1) v = v / (float)cols;
+        } else if (op == 2) {
+            v = -INFINITY;
+            for (long long c = g.t; c < cols; c += TPR) v = max_nan(v, p[c]);
+            v = group_reduce<TPR, 1>(v);
+        } else {
+            v = INFINITY;
+            for (long long c = g.t; c < cols; c += TPR) v = min_nan(v, p[c]);
+            v = group_reduce<TPR, 2>(v);
+        }
+        if (g.t == 0) out[r] = v;
+    }
+}
+
+template <int TPR>
+__global__ void softmax_kernel(const float* x, float* y, long long rows, long long cols) {
+    RowGrid<TPR> g;
+    for (long long r = g.row; r < rows; r += g.step) {
+        const float* p = x + r * cols;
+        float m = -INFINITY;
+        for (long long c = g.t; c < cols; c += TPR) m = fmaxf(m, p[c]);
+        m = group_reduce<TPR, 1>(m);
+        float s = 0.f;
+        for (long long c = g.t; c < cols; c += TPR) s += expf(p[c] - m);
+        s = group_reduce<TPR, 0>(s);
+        float inv = 1.f / s;
+        float* q = y + r * cols;
+        for (long long c = g.t; c < cols; c += TPR) q[c] = expf(p[c] - m) * inv;
+    }
+}
+
+template <int TPR>
+__global__ void softmax_backward_kernel(const float* y, const float* dy, float* dx, long long rows, long long cols) {
+    RowGrid<TPR> g;
+    for (long long r = g.row; r < rows; r += g.step) {
+        const float* py = y + r * cols;
+        const float* pg = dy + r * cols;
+        float dot = 0.f;
+        for (long long c = g.t; c < cols; c += TPR) dot += py[c] * pg[c];
+        dot = group_reduce<TPR, 0>(dot);
+        float* q = dx + r * cols;
+        for (long long c = g.t; c < cols; c += TPR) q[c] = py[c] * (pg[c] - dot);
+    }
+}
+
+template <int TPR>
+__global__ void normalize_kernel(const float* x, float* xhat, float* rstd, long long rows, long long cols, float eps) {
+    RowGrid<TPR> g;
+    for (long long r = g.row; r < rows; r += g.step) {
+        const float* p = x + r * cols;
+        float s = 0.f;
+        for (long long c = g.t; c < cols; c += TPR) s += p[c];
+        float mean = group_reduce<TPR, 0>(s) / (float)cols;
+        float v = 0.f;  // two passes: the variance of centred values, as the reference
+        for (long long c = g.t; c < cols; c += TPR) { float d = p[c] - mean; v += d * d; }
+        float var = group_reduce<TPR, 0>(v) / (float)cols;
+        float rs = 1.f / sqrtf(var + eps);
+        float* q = xhat + r * cols;
+        for (long long c = g.t; c < cols; c += TPR) q[c] = (p[c] - mean) * rs;
+        if (g.t == 0) rstd[r] = rs;
+    }
+}
+
+template <int TPR>
+__global__ void normalize_backward_kernel(const float* dy, const float* xhat, const float* rstd, float* dx,
+                                          long long rows, long long cols) {
+    RowGrid<TPR> g;
+    for (long long r = g.row; r < rows; r += g.step) {
+        const float* pg = dy + r * cols;
+        const float* px = xhat + r * cols;
+        float a = 0.f, b = 0.f;
+        for (long long c = g.t; c < cols; c += TPR) { a += pg[c]; b += pg[c] * px[c]; }
+        float mg = group_reduce<TPR, 0>(a) / (float)cols;
+        float mgx = group_reduce<TPR, 0>(b) / (float)cols;
+        float rs = rstd[r];
+        float* q = dx + r * cols;
+        for (long long c = g.t; c < cols; c += TPR) q[c] = rs * (pg[c] - mg - px[c] * mgx);
+    }
+}
+
+// Column reduction of a dense [rows, cols]: out[split, c] over rows [split*per, (split+1)*per). Blocks of 32
+// columns x 8 row lanes read whole 128-byte row segments (coalesced), then fold the 8 lanes in shared memory.
+__global__ void cols_kernel(int op, float divisor, const float* x, float* out, long long rows, long long cols,
+                            long long per) {
+    __shared__ float part[8][33];
+    long long c = blockIdx.x * 32LL + threadIdx.x;
+    long long r0 = blockIdx.y * per, r1 = min(rows, r0 + per);
+    float acc = op <= 1 ? 0.f : (op == 2 ? -INFINITY : INFINITY);
+    if (c < cols) {
+        for (long long r = r0 + threadIdx.y; r < r1; r += 8) {
+            float e = x[r * cols + c];
+            acc = op <= 1 ? acc + e : (op == 2 ? max_nan(acc, e) : min_nan(acc, e));
+        }
+    }
+    part[threadIdx.y][threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < cols) {
+        for (int y = 1; y < 8; y++) {
+            float e = part[y][threadIdx.x];
+            acc = op <= 1 ? acc + e : (op == 2 ? max_nan(acc, e) : min_nan(acc, e));
+        }
+        out[blockIdx.y * cols + c] = op == 1 ? acc / divisor : acc;
+    }
+}
+
+// Grid for TPR threads per row.
+inline unsigned row_blocks(long long rows, int tpr) {
+    long long perBlock = BLOCK / tpr;
+    return vf_blocks(rows, (int)perBlock, 1 << 16);
+}
+
+}  // namespace
+
+#define VF_ROW_LAUNCH(KERNEL, ...)                                                                         \
+    do {                                                                                                   \
+        if (rows == 0) return 0;                                                                           \
+        cudaStream_t st = VF_STREAM(stream);                                                               \
+        if (cols > LONG_ROW) KERNEL<BLOCK><<<row_blocks(rows, BLOCK), BLOCK, 0, st>>>(__VA_ARGS__);        \
+        else KERNEL<32><<<row_blocks(rows, 32), BLOCK, 0, st>>>(__VA_ARGS__);                              \
+        return vf_launch_status();                                                                         \
+    } while (0)
+
+extern "C" {
+
+int vf_reduce_rows(int op, long long x, long long out, long long rows, long long cols, long long stream) {
+    VF_ROW_LAUNCH(reduce_kernel, op, VF_PTR(const float, x), VF_PTR(float, out), rows, cols);
+}
+
+int vf_reduce_cols(int op, long long x, long long out, long long rows, long long cols, long long stream) {
+    if (cols == 0) return 0;
+    cudaStream_t st = VF_STREAM(stream);
+    long long bx = (cols + 31) / 32;
+    // enough row splits for ~4 blocks per multiprocessor, each split at least 64 rows
+    long long splits = (528 + bx - 1) / bx;
+    long long maxSplits = (rows + 63) / 64;
+    if (splits > maxSplits) splits = maxSplits;
+    if (splits > 1024) splits = 1024;
+    if (splits < 1) splits = 1;
+    dim3 block(32, 8);
+    float n = (float)rows;
+    if (splits == 1) {
+        cols_kernel<<<dim3((unsigned)bx, 1), block, 0, st>>>(op, n, VF_PTR(const float, x), VF_PTR(float, out), rows, cols, rows);
+        return vf_launch_status();
+    }
+    // two passes through a stream-ordered scratch of partials [splits, cols]: deterministic, no atomics
+    void* scratch = nullptr;
+    cudaError_t e = cudaMallocAsync(&scratch, sizeof(float) * (size_t)(splits * cols), st);
+    if (e != cudaSuccess) return (int)e;
+    long long per = (rows + splits - 1) / splits;
+    int first = op == 1 ? 0 : op;  // a mean sums first and divides once at the end
+    cols_kernel<<<dim3((unsigned)bx, (unsigned)splits), block, 0, st>>>(first, 1.f, VF_PTR(const float, x), (float*)scratch, rows, cols, per);
+    int err = vf_launch_status();
+    if (!err) {
+        cols_kernel<<<dim3((unsigned)bx, 1), block, 0, st>>>(op, n, (const float*)scratch, VF_PTR(float, out), splits, cols, splits);
+        err = vf_launch_status();
+    }
+    cudaError_t f = cudaFreeAsync(scratch, st);
+    return err ? err : (int)f;
+}
+
+int vf_softmax(long long x, long long y, long long rows, long long cols, long long stream) {
+    VF_ROW_LAUNCH(softmax_kernel, VF_PTR(const float, x), VF_PTR(float, y), rows, cols);
+}
+
+int vf_softmax_backward(long long y, long long dy, long long dx, long long rows, long long cols, long long stream) {
+    VF_ROW_LAUNCH(softmax_backward_kernel, VF_PTR(const float, y), VF_PTR(const float, dy), VF_PTR(float, dx), rows, cols);
+}
+
+int vf_normalize(long long x, long long xhat, long long rstd, long long rows, long long cols, float eps,
+                 long long stream) {
+    VF_ROW_LAUNCH(normalize_kernel, VF_PTR(const float, x), VF_PTR(float, xhat), VF_PTR(float, rstd), rows, cols, eps);
+}
+
+int vf_normalize_backward(long long dy, long long xhat, long long rstd, long long dx, long long rows, long long cols,
+                          long long stream) {
+    VF_ROW_LAUNCH(normalize_backward_kernel, VF_PTR(const float, dy), VF_PTR(const float, xhat),
+                  VF_PTR(const float, rstd), VF_PTR(float, dx), rows, cols);
+}
+
+}  // extern "C"

@@ -1,0 +1,117 @@
+// Devices, streams and memory. Allocation goes through the device's default stream-ordered memory pool with an
+// unlimited release threshold, so freed blocks stay cached and are handed out again in stream order without
+// any device synchronization (the caching-allocator behaviour, provided by the driver).
+#include "vf_common.cuh"
+#include <string.h>
+#include <stdint.h>
+
+extern "C" {
+
+const char* vf_error_string(int err) { return cudaGetErrorString((cudaError_t)err); }
+const char* vf_error_name(int err) { return cudaGetErrorName((cudaError_t)err); }
+
+int vf_device_count(int* count) { return (int)cudaGetDeviceCount(count); }
+
+int vf_device_info(int device, char* name, int* info) {
+    cudaDeviceProp p;
+    cudaError_t e = cudaGetDeviceProperties(&p, device);
+    if (e != cudaSuccess) return (int)e;
+    strncpy(name, p.name, 63);
+    name[63] = 0;
+    info[0] = p.major;
+    info[1] = p.minor;
+    info[2] = p.multiProcessorCount;
+    return 0;
+}
+
+int vf_set_device(int device) { return (int)cudaSetDevice(device); }
+
+int vf_stream_create(long long* stream) {
+    cudaStream_t s;
+    cudaError_t e = cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
+    *stream = (long long)(intptr_t)s;
+    return (int)e;
+}
+
+int vf_stream_destroy(long long stream) { return (int)cudaStreamDestroy(VF_STREAM(stream)); }
+int vf_stream_sync(long long stream) { return (int)cudaStreamSynchronize(VF_STREAM(stream)); }
+
+int vf_pool_configure(int device) {
+    cudaMemPool_t pool;
+    cudaError_t e = cudaDeviceGetDefaultMemPool(&pool, device);
+    if (e != cudaSuccess) return (int)e;
+    uint64_t threshold = UINT64_MAX;
+    return (int)cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold);
+}
+
+int vf_pool_stats(int device, long long* stats) {
+    cudaMemPool_t pool;
+    cudaError_t e = cudaDeviceGetDefaultMemPool(&pool, device);
+    if (e != cudaSuccess) return (int)e;
+    uint64_t reserved = 0, used = 0;
+    e = cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReservedMemCurrent, &reserved);
+    if (e == cudaSuccess) e = cudaMemPoolGetAttribute(pool, cudaMemPoolAttrUsedMemCurrent, &used);
+    stats[0] = (long long)reserved;
+    stats[1] = (long long)used;
+    return (int)e;
+}
+
+int vf_pool_trim(int device, long long keepBytes) {
+    cudaMemPool_t pool;
+    cudaError_t e = cudaDeviceGetDefaultMemPool(&pool, device);
+    if (e != cudaSuccess) return (int)e;
+    return (int)cudaMemPoolTrimTo(pool, (size_t)keepBytes);
+}
+
+int vf_malloc(long long* ptr, long long bytes, long long stream) {
+    void* p = nullptr;
+    cudaError_t e = cudaMallocAsync(&p, (size_t)bytes, VF_STREAM(stream));
+    *ptr = (long long)(intptr_t)p;
+    return (int)e;
+}
+
+int vf_free(long long ptr, long long stream) { return (int)cudaFreeAsync(VF_PTR(void, ptr), VF_STREAM(stream)); }
+
+int vf_mem_info(long long* freeTotal) {
+    size_t f = 0, t = 0;
+    cudaError_t e = cudaMemGetInfo(&f, &t);
+    freeTotal[0] = (long long)f;
+    freeTotal[1] = (long long)t;
+    return (int)e;
+}
+
+int vf_memcpy_h2d(long long dst, const void* src, long long bytes, long long stream) {
+    if (bytes == 0) return 0;
+    cudaError_t e = cudaMemcpyAsync(VF_PTR(void, dst), src, (size_t)bytes, cudaMemcpyHostToDevice, VF_STREAM(stream));
+    if (e != cudaSuccess) return (int)e;
+    return (int)cudaStreamSynchronize(VF_STREAM(stream));
+}
+
+int vf_memcpy_d2h(void* dst, long long src, long long bytes, long long stream) {
+    if (bytes == 0) return 0;
+    cudaError_t e = cudaMemcpyAsync(dst, VF_PTR(void, src), (size_t)bytes, cudaMemcpyDeviceToHost, VF_STREAM(stream));
+    if (e != cudaSuccess) return (int)e;
+    return (int)cudaStreamSynchronize(VF_STREAM(stream));
+}
+
+int vf_memcpy_d2d(long long dst, long long src, long long bytes, long long stream) {
+    if (bytes == 0) return 0;
+    return (int)cudaMemcpyAsync(VF_PTR(void, dst), VF_PTR(void, src), (size_t)bytes, cudaMemcpyDeviceToDevice,
+                                VF_STREAM(stream));
+}
+
+int vf_memset(long long dst, int value, long long bytes, long long stream) {
+    if (bytes == 0) return 0;
+    return (int)cudaMemsetAsync(VF_PTR(void, dst), value, (size_t)bytes, VF_STREAM(stream));
+}
+
+int vf_host_alloc(long long* ptr, long long bytes) {
+    void* p = nullptr;
+    cudaError_t e = cudaHostAlloc(&p, (size_t)bytes, cudaHostAllocDefault);
+    *ptr = (long long)(intptr_t)p;
+    return (int)e;
+}
+
+int vf_host_free(long long ptr) { return (int)cudaFreeHost(VF_PTR(void, ptr)); }
+
+}  // extern "C"

@@ -1,0 +1,552 @@
+package org.voxflow.cuda;
+
+import static org.voxflow.cuda.CudaRuntime.check;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.voxflow.tensor.Backend;
+import org.voxflow.tensor.Backends;
+import org.voxflow.tensor.BinaryOp;
+import org.voxflow.tensor.DType;
+import org.voxflow.tensor.Device;
+import org.voxflow.tensor.ReduceOp;
+import org.voxflow.tensor.Shapes;
+import org.voxflow.tensor.Tensor;
+import org.voxflow.tensor.UnaryOp;
+
+/**
+ * The {@link Backend} on one CUDA device. Every op is queued on one stream (so stream-ordered frees are safe) and
+ * runs our nvcc-built kernels (libvoxflow_kernels) or cuBLAS; only host transfers synchronize. Semantics follow the
+ * CPU reference (org.voxflow.tensor.cpu.CpuBackend): float math in f32 with f32 results, integer tensors refused by
+ * float ops, bf16/f16 read through casts. Inputs from another backend are uploaded first.
+ */
+public final class CudaBackend implements Backend {
+    private static final int OP_AFFINE = 100, OP_POW = 101;
+
+    private final int ordinal;
+    private final Device device;
+    private final long stream;
+    private final DeviceMemory memory;
+    private final CublasGemm blas;
+    private final HostStaging staging;
+
+    CudaBackend(int ordinal) {
+        this.ordinal = ordinal;
+        this.device = Device.cuda(ordinal);
+        check(VoxKernels.vf_set_device(ordinal), "cudaSetDevice(" + ordinal + ")");
+        long[] s = new long[1];
+        check(VoxKernels.vf_stream_create(s), "cudaStreamCreateWithFlags");
+        this.stream = s[0];
+        this.memory = new DeviceMemory(ordinal, stream);
+        this.blas = new CublasGemm(stream);
+        this.staging = new HostStaging(stream);
+    }
+
+    @Override public Device device() { return device; }
+
+    DeviceMemory memory() { return memory; }
+
+    /** Waits for every queued op (timing, or surfacing asynchronous kernel faults). */
+    public void synchronize() { check(VoxKernels.vf_stream_sync(stream), "cudaStreamSynchronize"); }
+
+    /** TF32 tensor cores for f32 matmul (off by default: the CPU reference is plain f32). */
+    public void setTf32(boolean on) { blas.setTf32(on); }
+
+    /** {bytes in live tensors, peak, reserved by the pool}. */
+    public long[] memoryStats() { return new long[] {memory.liveBytes(), memory.peakBytes(), memory.poolStats()[0]}; }
+
+    /** Gives cached pool blocks beyond keepBytes back to the driver. */
+    public void trimMemory(long keepBytes) { memory.trim(keepBytes); }
+
+    public String describe() { return CudaRuntime.describe(ordinal); }
+
+    // ---- memory -------------------------------------------------------------------------------------------------
+
+    Tensor empty(DType dtype, int... shape) { return Tensor.of(new CudaStorage(this, dtype, Shapes.numel(shape)), shape); }
+
+    /** Device address of a view's first element. */
+    static long addr(Tensor t) { return t.storage().address() + t.offset() * t.dtype().bytes(); }
+
+    private boolean mine(Tensor t) { return t.storage().backend() == this; }
+
+    @Override public Tensor zeros(DType dtype, int... shape) {
+        Tensor t = empty(dtype, shape);
+        check(VoxKernels.vf_memset(addr(t), 0, t.storage().bytes(), stream), "cudaMemsetAsync");
+        return t;
+    }
+
+    @Override public Tensor full(float value, int... shape) {
+        Tensor t = empty(DType.F32, shape);
+        check(VoxKernels.vf_fill_f32(addr(t), t.numel(), value, stream), "vf_fill_f32");
+        return t;
+    }
+
+    private static void checkLength(int n, int[] shape) {
+        if (n != Shapes.numel(shape)) throw new IllegalArgumentException(n + " values do not fill shape " + Arrays.toString(shape));
+    }
+
+    @Override public Tensor fromFloats(float[] data, int... shape) {
+        checkLength(data.length, shape);
+        Tensor t = empty(DType.F32, shape);
+        staging.upload(data, addr(t));
+        return t;
+    }
+
+    @Override public Tensor fromInts(int[] data, int... shape) {
+        checkLength(data.length, shape);
+        Tensor t = empty(DType.I32, shape);
+        staging.upload(data, addr(t));
+        return t;
+    }
+
+    @Override public Tensor fromLongs(long[] data, int... shape) {
+        checkLength(data.length, shape);
+        Tensor t = empty(DType.I64, shape);
+        staging.upload(data, addr(t));
+        return t;
+    }
+
+    /** A dense tensor of this backend with the given dtype holding t's values (t itself when it already is one). */
+    private Tensor dense(Tensor t, DType dtype) {
+        if (!mine(t)) {
+            Tensor up = copy(t);
+            if (up.dtype() == dtype) return up;
+            Tensor c = cast(up, dtype);
+            up.close();
+            return c;
+        }
+        if (t.dtype() == dtype && t.isContiguous()) return t;
+        Tensor out = empty(dtype, t.shape());
+        convert(out, t);
+        return out;
+    }
+
+    /** Closes a temporary made by {@link #dense} (not the caller's tensor). Stream-ordered, so safe right away. */
+    private static void release(Tensor temp, Tensor original) {
+        if (temp != null && temp != original && (original == null || temp.storage() != original.storage())) temp.close();
+    }
+
+    @Override public float[] toFloats(Tensor t) {
+        if (!mine(t)) return t.backend().toFloats(t);
+        Tensor d = dense(t, DType.F32);
+        try {
+            float[] out = new float[Math.toIntExact(d.numel())];
+            staging.download(addr(d), out);
+            return out;
+        } finally {
+            release(d, t);
+        }
+    }
+
+    @Override public int[] toInts(Tensor t) {
+        if (!mine(t)) return t.backend().toInts(t);
+        if (t.dtype() != DType.I32) {
+            long[] l = toLongs(t);
+            int[] out = new int[l.length];
+            for (int i = 0; i < l.length; i++) {
+                if (l[i] != (int) l[i]) throw new ArithmeticException("value " + l[i] + " at " + i + " does not fit in int");
+                out[i] = (int) l[i];
+            }
+            return out;
+        }
+        Tensor d = dense(t, DType.I32);
+        try {
+            int[] out = new int[Math.toIntExact(d.numel())];
+            staging.download(addr(d), out);
+            return out;
+        } finally {
+            release(d, t);
+        }
+    }
+
+    @Override public long[] toLongs(Tensor t) {
+        if (!mine(t)) return t.backend().toLongs(t);
+        Tensor d = dense(t, DType.I64);
+        try {
+            long[] out = new long[Math.toIntExact(d.numel())];
+            staging.download(addr(d), out);
+            return out;
+        } finally {
+            release(d, t);
+        }
+    }
+
+    /** Strided dst = converted src (same shape), any dtypes. */
+    private void convert(Tensor dst, Tensor src) {
+        if (dst.numel() == 0) return;
+        int[] shape = dst.shape();
+        if (dst.dtype() == src.dtype() && dst.isContiguous() && src.isContiguous()) {
+            check(VoxKernels.vf_memcpy_d2d(addr(dst), addr(src), dst.numel() * dst.dtype().bytes(), stream), "cudaMemcpyAsync(device->device)");
+            return;
+        }
+        Strided l = Strided.of(shape, dst.strides(), src.strides());
+        check(VoxKernels.vf_convert(l.rank(), l.shape(), addr(dst), dst.dtype().ordinal(), l.strides()[0], addr(src),
+                src.dtype().ordinal(), l.strides()[1], stream), "vf_convert(" + src.dtype() + " -> " + dst.dtype() + ")");
+    }
+
+    @Override public Tensor copy(Tensor src) {
+        Tensor out = empty(src.dtype(), src.shape());
+        if (src.numel() == 0) return out;
+        if (mine(src)) {
+            convert(out, src);
+        } else if (src.device().isCpu()) {
+            // Host tensors live off-heap: a dense one is a single copy from its address.
+            Tensor host = src.isContiguous() ? src : Backends.cpu().copy(src);
+            try {
+                long bytes = host.numel() * host.dtype().bytes();
+                check(VoxKernels.vf_memcpy_h2d(addr(out), host.storage().address() + host.offset() * host.dtype().bytes(),
+                        bytes, stream), "cudaMemcpy(host->device)");
+            } finally {
+                if (host != src) host.close();
+            }
+        } else {
+            Tensor host = Backends.cpu().copy(src);
+            try {
+                out.close();
+                return copy(host);
+            } finally {
+                host.close();
+            }
+        }
+        return out;
+    }
+
+    @Override public Tensor cast(Tensor src, DType to) {
+        if (src.dtype() == to) return copy(src);
+        if (!mine(src)) {
+            Tensor up = copy(src);
+            try {
+                return cast(up, to);
+            } finally {
+                up.close();
+            }
+        }
+        Tensor out = empty(to, src.shape());
+        convert(out, src);
+        return out;
+    }
+
+    @Override public void assign(Tensor dst, Tensor src) {
+        if (!Arrays.equals(dst.shape(), src.shape()))
+            throw new IllegalArgumentException("assign: shape " + Arrays.toString(src.shape()) + " into " + Arrays.toString(dst.shape()));
+        if (!dst.isContiguous()) throw new IllegalArgumentException("assign into a non-contiguous view");
+        if (!mine(dst)) throw new IllegalArgumentException("assign into " + dst + " from the " + device + " backend");
+        if (mine(src)) {
+            convert(dst, src);
+            return;
+        }
+        Tensor up = copy(src);
+        try {
+            convert(dst, up);
+        } finally {
+            up.close();
+        }
+    }
+
+    // ---- elementwise --------------------------------------------------------------------------------------------
+
+    /** An f32 view on this device of a float tensor (uploading or casting when needed). */
+    private Tensor f32(Tensor t) {
+        if (!t.dtype().isFloating()) throw new IllegalArgumentException("float op on an integer tensor " + t);
+        if (mine(t) && t.dtype() == DType.F32) return t;
+        return dense(t, DType.F32);
+    }
+
+    private Tensor unaryOp(int op, float p0, float p1, Tensor x) {
+        Tensor xf = f32(x);
+        try {
+            Tensor out = empty(DType.F32, x.shape());
+            Strided l = Strided.of(x.shape(), xf.strides());
+            check(VoxKernels.vf_unary(op, p0, p1, l.rank(), l.shape(), addr(xf), l.strides()[0], addr(out), stream), "vf_unary(" + op + ")");
+            return out;
+        } finally {
+            release(xf, x);
+        }
+    }
+
+    @Override public Tensor unary(UnaryOp op, Tensor x) { return unaryOp(op.ordinal(), 0f, 0f, x); }
+
+    @Override public Tensor affine(Tensor x, float alpha, float beta) { return unaryOp(OP_AFFINE, alpha, beta, x); }
+
+    @Override public Tensor powScalar(Tensor x, float p) { return unaryOp(OP_POW, p, 0f, x); }
+
+    @Override public Tensor binary(BinaryOp op, Tensor a, Tensor b) {
+        int[] shape = Shapes.broadcast(a.shape(), b.shape());
+        Tensor af = f32(a), bf = f32(b);
+        try {
+            Tensor out = empty(DType.F32, shape);
+            Strided l = Strided.of(shape, af.expand(shape).strides(), bf.expand(shape).strides());
+            check(VoxKernels.vf_binary(op.ordinal(), l.rank(), l.shape(), addr(af), l.strides()[0], addr(bf), l.strides()[1],
+                    addr(out), stream), "vf_binary(" + op + ")");
+            return out;
+        } finally {
+            release(af, a);
+            release(bf, b);
+        }
+    }
+
+    @Override public Tensor where(Tensor cond, Tensor a, Tensor b) {
+        int[] shape = Shapes.broadcast(Shapes.broadcast(cond.shape(), a.shape()), b.shape());
+        Tensor cf = mine(cond) && cond.dtype() == DType.F32 ? cond : dense(cond, DType.F32);
+        Tensor af = f32(a), bf = f32(b);
+        try {
+            Tensor out = empty(DType.F32, shape);
+            Strided l = Strided.of(shape, cf.expand(shape).strides(), af.expand(shape).strides(), bf.expand(shape).strides());
+            check(VoxKernels.vf_where(l.rank(), l.shape(), addr(cf), l.strides()[0], addr(af), l.strides()[1], addr(bf),
+                    l.strides()[2], addr(out), stream), "vf_where");
+            return out;
+        } finally {
+            release(cf, cond);
+            release(af, a);
+            release(bf, b);
+        }
+    }
+
+    // ---- reductions -----------------------------------------------------------------------------------------------
+
+    @Override public Tensor reduce(ReduceOp op, Tensor x, int[] axes, boolean keepDims) {
+        int r = x.dim();
+        boolean[] red = new boolean[r];
+        for (int a : axes) red[Shapes.axis(a, r)] = true;
+        // kept axes first, reduced axes last: each output element is then one dense row
+        int[] perm = new int[r];
+        int p = 0;
+        long inner = 1;
+        for (int i = 0; i < r; i++) if (!red[i]) perm[p++] = i;
+        for (int i = 0; i < r; i++) if (red[i]) { perm[p++] = i; inner *= x.size(i); }
+        int[] outShape = keptShape(x.shape(), red, keepDims);
+        long outer = Shapes.numel(keptShape(x.shape(), red, false));
+        Tensor out = empty(DType.F32, outShape);
+        if (outer == 0) return out;
+        Tensor xf = f32(x);
+        // Leading axes reduced, trailing kept (bias gradients): sum down the columns in place, no transposed copy.
+        int lead = 0;
+        while (lead < r && red[lead]) lead++;
+        boolean leadingOnly = lead > 0 && lead < r && outer > 1;
+        for (int i = lead; i < r; i++) leadingOnly &= !red[i];
+        if (leadingOnly) {
+            Tensor dx = dense(xf, DType.F32);
+            try {
+                check(VoxKernels.vf_reduce_cols(op.ordinal(), addr(dx), addr(out), inner, outer, stream), "vf_reduce_cols(" + op + ")");
+                return out;
+            } finally {
+                release(dx, xf);
+                release(xf, x);
+            }
+        }
+        Tensor rows = dense(xf.permute(perm), DType.F32);
+        try {
+            check(VoxKernels.vf_reduce_rows(op.ordinal(), addr(rows), addr(out), outer, inner, stream), "vf_reduce_rows(" + op + ")");
+            return out;
+        } finally {
+            release(rows, xf);
+            release(xf, x);
+        }
+    }
+
+    private static int[] keptShape(int[] shape, boolean[] red, boolean keep) {
+        int n = 0;
+        for (int i = 0; i < shape.length; i++) if (!red[i] || keep) n++;
+        int[] s = new int[n];
+        for (int i = 0, j = 0; i < shape.length; i++) {
+            if (!red[i]) s[j++] = shape[i];
+            else if (keep) s[j++] = 1;
+        }
+        return s;
+    }
+
+    // ---- linear algebra -----------------------------------------------------------------------------------------------
+
+    @Override public Tensor matmul(Tensor a, Tensor b, boolean transA, boolean transB) {
+        return CudaMatmul.matmul(this, blas, a, b, transA, transB);
+    }
+
+    /** Package access for the op helpers. */
+    Tensor denseOf(Tensor t, DType dtype) { return dense(t, dtype); }
+
+    static void releaseTemp(Tensor temp, Tensor original) { release(temp, original); }
+
+    long stream() { return stream; }
+
+    // ---- fused ---------------------------------------------------------------------------------------------------------
+
+    private static long rowsOf(Tensor t, long cols) { return cols == 0 ? 0 : t.numel() / cols; }
+
+    @Override public Tensor softmax(Tensor x) {
+        Tensor xf = dense(f32(x), DType.F32);
+        try {
+            Tensor y = empty(DType.F32, x.shape());
+            long cols = x.dim() == 0 ? 1 : x.size(-1);
+            check(VoxKernels.vf_softmax(addr(xf), addr(y), rowsOf(x, cols), cols, stream), "vf_softmax");
+            return y;
+        } finally {
+            release(xf, x);
+        }
+    }
+
+    @Override public Tensor softmaxBackward(Tensor y, Tensor dy) {
+        Tensor yf = dense(f32(y), DType.F32);
+        Tensor gf = dense(f32(dy).expand(y.shape()), DType.F32);
+        try {
+            Tensor dx = empty(DType.F32, y.shape());
+            long cols = y.size(-1);
+            check(VoxKernels.vf_softmax_backward(addr(yf), addr(gf), addr(dx), rowsOf(y, cols), cols, stream), "vf_softmax_backward");
+            return dx;
+        } finally {
+            release(yf, y);
+            release(gf, dy);
+        }
+    }
+
+    @Override public Tensor[] normalize(Tensor x, float eps) {
+        Tensor xf = dense(f32(x), DType.F32);
+        try {
+            long cols = x.size(-1);
+            int[] rs = x.shape();
+            rs[rs.length - 1] = 1;
+            Tensor xhat = empty(DType.F32, x.shape());
+            Tensor rstd = empty(DType.F32, rs);
+            check(VoxKernels.vf_normalize(addr(xf), addr(xhat), addr(rstd), rowsOf(x, cols), cols, eps, stream), "vf_normalize");
+            return new Tensor[] {xhat, rstd};
+        } finally {
+            release(xf, x);
+        }
+    }
+
+    @Override public Tensor normalizeBackward(Tensor dy, Tensor xhat, Tensor rstd) {
+        Tensor gf = dense(f32(dy).expand(xhat.shape()), DType.F32);
+        Tensor xf = dense(f32(xhat), DType.F32);
+        Tensor rf = dense(f32(rstd), DType.F32);
+        try {
+            long cols = xhat.size(-1);
+            Tensor dx = empty(DType.F32, xhat.shape());
+            check(VoxKernels.vf_normalize_backward(addr(gf), addr(xf), addr(rf), addr(dx), rowsOf(xhat, cols), cols, stream),
+                    "vf_normalize_backward");
+            return dx;
+        } finally {
+            release(gf, dy);
+            release(xf, xhat);
+            release(rf, rstd);
+        }
+    }
+
+    @Override public Tensor[] attention(Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK, float scale) {
+        return CudaAttention.forward(this, q, k, v, cuQ, cuK, scale);
+    }
+
+    @Override public Tensor[] attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+                                                int[] cuQ, int[] cuK, float scale) {
+        return CudaAttention.backward(this, dout, q, k, v, out, lse, cuQ, cuK, scale);
+    }
+
+    @Override public Tensor attentionJvp(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dq, Tensor dk,
+                                         Tensor dv, int[] cuQ, int[] cuK, float scale) {
+        return CudaAttention.jvp(this, q, k, v, out, lse, dq, dk, dv, cuQ, cuK, scale);
+    }
+
+    // ---- shape / indexing ----------------------------------------------------------------------------------------------
+
+    @Override public Tensor concat(Tensor[] xs, int axis) {
+        if (xs.length == 0) throw new IllegalArgumentException("concat of nothing");
+        int r = xs[0].dim();
+        int ax = Shapes.axis(axis, r);
+        int[] shape = xs[0].shape();
+        int total = 0;
+        for (Tensor x : xs) {
+            int[] s = x.shape();
+            if (s.length != r) throw new IllegalArgumentException("concat of ranks " + r + " and " + s.length);
+            for (int i = 0; i < r; i++)
+                if (i != ax && s[i] != shape[i])
+                    throw new IllegalArgumentException("concat along " + ax + ": shapes " + Arrays.toString(shape) + " and " + Arrays.toString(s));
+            if (x.dtype() != xs[0].dtype()) throw new IllegalArgumentException("concat of " + xs[0].dtype() + " and " + x.dtype());
+            total += s[ax];
+        }
+        shape[ax] = total;
+        Tensor out = empty(xs[0].dtype(), shape);
+        int at = 0;
+        for (Tensor x : xs) {
+            int w = x.size(ax);
+            if (w > 0) {
+                Tensor piece = out.slice(ax, at, at + w);
+                Tensor src = mine(x) ? x : copy(x);
+                try {
+                    convert(piece, src);
+                } finally {
+                    release(src, x);
+                }
+            }
+            at += w;
+        }
+        return out;
+    }
+
+    /** Index tensor on this device as dense I32 or I64 (floats converted to I64, as the reference's toInts). */
+    private Tensor indices(Tensor idx) {
+        DType t = idx.dtype() == DType.I32 || idx.dtype() == DType.I64 ? idx.dtype() : DType.I64;
+        return dense(idx, t);
+    }
+
+    @Override public Tensor indexSelect(Tensor x, int axis, Tensor idx) {
+        int ax = Shapes.axis(axis, x.dim());
+        int[] s = x.shape();
+        long n = s[ax], m = idx.numel();
+        long inner = 1;
+        for (int i = ax + 1; i < s.length; i++) inner *= s[i];
+        int[] os = s.clone();
+        os[ax] = Math.toIntExact(m);
+        Tensor xf = dense(f32(x), DType.F32);
+        Tensor id = indices(idx);
+        try {
+            Tensor out = empty(DType.F32, os);
+            long total = out.numel();
+            if (total == 0) return out;
+            long outer = total / (m * inner);
+            check(VoxKernels.vf_index_select(addr(xf), addr(id), id.dtype().ordinal(), addr(out), outer, n, m, inner, stream), "vf_index_select");
+            return out;
+        } finally {
+            release(xf, x);
+            release(id, idx);
+        }
+    }
+
+    @Override public Tensor indexAdd(Tensor src, int axis, Tensor idx, int size) {
+        int ax = Shapes.axis(axis, src.dim());
+        int[] s = src.shape();
+        long m = idx.numel();
+        if (s[ax] != m) throw new IllegalArgumentException("indexAdd: " + m + " indices for axis of size " + s[ax]);
+        long inner = 1;
+        for (int i = ax + 1; i < s.length; i++) inner *= s[i];
+        int[] os = s.clone();
+        os[ax] = size;
+        Tensor out = zeros(DType.F32, os);
+        long count = src.numel();
+        if (count == 0) return out;
+        Tensor sf = dense(f32(src), DType.F32);
+        Tensor id = indices(idx);
+        try {
+            long outer = count / (m * inner);
+            check(VoxKernels.vf_index_add(addr(sf), addr(id), id.dtype().ordinal(), addr(out), outer, m, size, inner, stream), "vf_index_add");
+            return out;
+        } finally {
+            release(sf, src);
+            release(id, idx);
+        }
+    }
+
+    @Override public String toString() { return "CudaBackend[" + device + "]"; }
+
+    /** Makes a list of temporaries closeable together. */
+    static final class Temps implements AutoCloseable {
+        private final List<Tensor[]> pairs = new ArrayList<>();
+
+        Tensor track(Tensor temp, Tensor original) {
+            pairs.add(new Tensor[] {temp, original});
+            return temp;
+        }
+
+        @Override public void close() {
+            for (Tensor[] p : pairs) release(p[0], p[1]);
+        }
+    }
+}

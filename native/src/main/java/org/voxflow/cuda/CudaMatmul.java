@@ -1,0 +1,91 @@
+package org.voxflow.cuda;
+
+import java.util.Arrays;
+import org.voxflow.tensor.DType;
+import org.voxflow.tensor.Shapes;
+import org.voxflow.tensor.Tensor;
+
+/**
+ * Batched matmul on cuBLAS. Transposed views become cuBLAS transpose flags and strided rows leading dimensions, so
+ * only views with no unit stride in their last two axes (or batch axes that no single stride describes) are
+ * copied. A weight shared by every batch ([..., M, K] @ [K, N]) runs as one tall GEMM rather than a batch of small
+ * ones. bf16 x bf16 and f16 x f16 run natively with f32 accumulation; mixed inputs go through f32.
+ */
+final class CudaMatmul {
+    private CudaMatmul() {}
+
+    /** One GEMM operand: its (maybe copied) tensor, row-major transpose flag, leading dimension, batch stride. */
+    private record Operand(Tensor t, boolean trans, int ld, long batchStride) {}
+
+    static Tensor matmul(CudaBackend be, CublasGemm blas, Tensor a0, Tensor b0, boolean transA, boolean transB) {
+        if (a0.dim() < 2 || b0.dim() < 2) throw new IllegalArgumentException("matmul needs rank >= 2, got " + a0 + " and " + b0);
+        if (!a0.dtype().isFloating() || !b0.dtype().isFloating())
+            throw new IllegalArgumentException("float op on an integer tensor: matmul of " + a0 + " and " + b0);
+        DType type = a0.dtype() == b0.dtype() && a0.dtype() != DType.F32 ? a0.dtype() : DType.F32;
+        int m = transA ? a0.size(-1) : a0.size(-2);
+        int k = transA ? a0.size(-2) : a0.size(-1);
+        int kb = transB ? b0.size(-1) : b0.size(-2);
+        int n = transB ? b0.size(-2) : b0.size(-1);
+        if (k != kb)
+            throw new IllegalArgumentException("matmul inner sizes differ: " + Arrays.toString(a0.shape()) + (transA ? "^T" : "")
+                    + " @ " + Arrays.toString(b0.shape()) + (transB ? "^T" : ""));
+        int[] batch = Shapes.broadcast(Arrays.copyOf(a0.shape(), a0.dim() - 2), Arrays.copyOf(b0.shape(), b0.dim() - 2));
+        int[] outShape = Shapes.concat(batch, m, n);
+        if (m == 0 || n == 0 || Shapes.numel(batch) == 0) return be.empty(DType.F32, outShape);
+        if (k == 0) return be.zeros(DType.F32, outShape);
+
+        // Operands on this device in the GEMM type; the temporaries are closed at the end (stream-ordered frees).
+        Tensor a = onDevice(be, a0, type), b = onDevice(be, b0, type);
+        Operand oa = null, ob = null;
+        try {
+            oa = operand(be, a.expand(Shapes.concat(batch, a.size(-2), a.size(-1))), transA, batch.length, type);
+            ob = operand(be, b.expand(Shapes.concat(batch, b.size(-2), b.size(-1))), transB, batch.length, type);
+            Tensor c = be.empty(DType.F32, outShape);
+            int nb = Shapes.numelInt(batch);
+            if (nb > 1 && ob.batchStride == 0 && !oa.trans && oa.batchStride == (long) m * oa.ld) {
+                // every batch shares B and A's batches are stacked rows: one GEMM with nb*m rows
+                blas.gemm(type, false, ob.trans, Math.multiplyExact(nb, m), n, k, CudaBackend.addr(oa.t), oa.ld, 0,
+                        CudaBackend.addr(ob.t), ob.ld, 0, CudaBackend.addr(c), 1);
+            } else {
+                blas.gemm(type, oa.trans, ob.trans, m, n, k, CudaBackend.addr(oa.t), oa.ld, oa.batchStride,
+                        CudaBackend.addr(ob.t), ob.ld, ob.batchStride, CudaBackend.addr(c), nb);
+            }
+            return c;
+        } finally {
+            if (oa != null) CudaBackend.releaseTemp(oa.t, a);
+            if (ob != null) CudaBackend.releaseTemp(ob.t, b);
+            CudaBackend.releaseTemp(a, a0);
+            CudaBackend.releaseTemp(b, b0);
+        }
+    }
+
+    /** The tensor on this device with the GEMM's element type, as a view when it already is. */
+    private static Tensor onDevice(CudaBackend be, Tensor t, DType type) {
+        if (t.storage().backend() == be && t.dtype() == type) return t;
+        return be.denseOf(t, type);
+    }
+
+    private static Operand operand(CudaBackend be, Tensor t, boolean trans, int batchRank, DType type) {
+        Operand o = describe(t, trans, batchRank);
+        if (o != null) return o;
+        Tensor c = be.denseOf(t, type);  // materializes broadcasts and odd strides
+        return describe(c, trans, batchRank);
+    }
+
+    /** Null when the view's last two axes have no unit stride or its batch axes need more than one stride. */
+    private static Operand describe(Tensor t, boolean trans, int batchRank) {
+        int rows = t.size(-2), cols = t.size(-1);
+        long[] st = t.strides();
+        long sr = st[st.length - 2], sc = st[st.length - 1];
+        boolean flip;
+        long ld;
+        if ((sc == 1 || cols == 1) && (sr >= cols || rows == 1)) { flip = false; ld = Math.max(Math.max(sr, cols), 1); }
+        else if ((sr == 1 || rows == 1) && (sc >= rows || cols == 1)) { flip = true; ld = Math.max(Math.max(sc, rows), 1); }
+        else return null;
+        if (ld > Integer.MAX_VALUE) return null;
+        Strided bl = Strided.of(Arrays.copyOf(t.shape(), batchRank), Arrays.copyOf(st, batchRank));
+        if (bl.rank() > 1) return null;
+        long bs = bl.rank() == 0 ? 0 : bl.strides()[0][0];
+        return new Operand(t, trans ^ flip, (int) ld, bs);
+    }
+}

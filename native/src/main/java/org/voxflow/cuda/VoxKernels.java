@@ -1,0 +1,88 @@
+package org.voxflow.cuda;
+
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Platform;
+
+/**
+ * JavaCPP bridge to libvoxflow_kernels (cuda-kernels/src/main/cuda/voxflow_kernels.h). Every function returns a
+ * cudaError_t code (0 = success); {@link CudaRuntime#check} turns the others into exceptions. Device addresses and
+ * streams are plain longs, so the JNI glue needs no CUDA header and no driver stub to build.
+ *
+ * <p>Never touch this class before {@link CudaRuntime#available()} said yes: its static initializer loads the
+ * native libraries, which fails on machines without CUDA.
+ */
+@Platform(include = "voxflow_kernels.h", link = "voxflow_kernels")
+final class VoxKernels {
+    static { Loader.load(); }
+
+    private VoxKernels() {}
+
+    // ---- runtime ----
+    static native String vf_error_string(int err);
+    static native String vf_error_name(int err);
+    static native int vf_device_count(int[] count);
+    static native int vf_device_info(int device, @Cast("char*") byte[] name, int[] info);
+    static native int vf_set_device(int device);
+    static native int vf_stream_create(@Cast("long long*") long[] stream);
+    static native int vf_stream_destroy(long stream);
+    static native int vf_stream_sync(long stream);
+    static native int vf_pool_configure(int device);
+    static native int vf_pool_stats(int device, @Cast("long long*") long[] stats);
+    static native int vf_pool_trim(int device, long keepBytes);
+    static native int vf_malloc(@Cast("long long*") long[] ptr, long bytes, long stream);
+    static native int vf_free(long ptr, long stream);
+    static native int vf_mem_info(@Cast("long long*") long[] freeTotal);
+    static native int vf_memcpy_h2d(long dst, @Cast("const void*") float[] src, long bytes, long stream);
+    static native int vf_memcpy_h2d(long dst, @Cast("const void*") int[] src, long bytes, long stream);
+    static native int vf_memcpy_h2d(long dst, @Cast("const void*") long[] src, long bytes, long stream);
+    /** From a raw host address (a CPU tensor's off-heap memory). */
+    static native int vf_memcpy_h2d(long dst, @Cast("const void*") long src, long bytes, long stream);
+    static native int vf_memcpy_d2h(@Cast("void*") float[] dst, long src, long bytes, long stream);
+    static native int vf_memcpy_d2h(@Cast("void*") int[] dst, long src, long bytes, long stream);
+    static native int vf_memcpy_d2h(@Cast("void*") long[] dst, long src, long bytes, long stream);
+    /** To a raw host address (pinned staging). */
+    static native int vf_memcpy_d2h(@Cast("void*") long dst, long src, long bytes, long stream);
+    static native int vf_host_alloc(@Cast("long long*") long[] ptr, long bytes);
+    static native int vf_host_free(long ptr);
+    static native int vf_memcpy_d2d(long dst, long src, long bytes, long stream);
+    static native int vf_memset(long dst, int value, long bytes, long stream);
+
+    // ---- elementwise ----
+    static native int vf_fill_f32(long out, long n, float value, long stream);
+    static native int vf_convert(int rank, int[] shape, long dst, int dstType, @Cast("const long long*") long[] dstStrides,
+                                 long src, int srcType, @Cast("const long long*") long[] srcStrides, long stream);
+    static native int vf_unary(int op, float p0, float p1, int rank, int[] shape, long x,
+                               @Cast("const long long*") long[] xStrides, long out, long stream);
+    static native int vf_binary(int op, int rank, int[] shape, long a, @Cast("const long long*") long[] aStrides, long b,
+                                @Cast("const long long*") long[] bStrides, long out, long stream);
+    static native int vf_where(int rank, int[] shape, long cond, @Cast("const long long*") long[] cStrides, long a,
+                               @Cast("const long long*") long[] aStrides, long b, @Cast("const long long*") long[] bStrides,
+                               long out, long stream);
+
+    // ---- rows ----
+    static native int vf_reduce_rows(int op, long x, long out, long rows, long cols, long stream);
+    static native int vf_reduce_cols(int op, long x, long out, long rows, long cols, long stream);
+    static native int vf_softmax(long x, long y, long rows, long cols, long stream);
+    static native int vf_softmax_backward(long y, long dy, long dx, long rows, long cols, long stream);
+    static native int vf_normalize(long x, long xhat, long rstd, long rows, long cols, float eps, long stream);
+    static native int vf_normalize_backward(long dy, long xhat, long rstd, long dx, long rows, long cols, long stream);
+
+    // ---- indexing ----
+    static native int vf_index_select(long x, long idx, int idxType, long out, long outer, long n, long m, long inner,
+                                      long stream);
+    static native int vf_index_add(long src, long idx, int idxType, long out, long outer, long m, long size, long inner,
+                                   long stream);
+
+    // ---- attention ----
+    static native int vf_attention_forward(long q, long k, long v, long out, long lse, long cuQ, long cuK, int batch,
+                                           int heads, int d, int dv, int maxQ, float scale, long stream);
+    static native int vf_flash_attention_forward(long q, long k, long v, int dtype, long out, long lse, long cuQ, long cuK,
+                                                 int batch, int heads, int d, int maxQ, float scale, long stream);
+    static native int vf_attention_backward(long dout, long q, long k, long v, long out, long lse, long dq, long dk,
+                                            long dv, long delta, long cuQ, long cuK, int batch, int heads, int d,
+                                            int dvDim, long nqTotal, int maxQ, int maxK, float scale, long stream);
+    static native int vf_attention_jvp(long q, long k, long v, long out, long lse, long tq, long tk, long tv, long tout,
+                                       long cuQ, long cuK, int batch, int heads, int d, int dv, int maxQ, float scale,
+                                       long stream);
+}
