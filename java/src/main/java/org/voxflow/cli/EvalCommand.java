@@ -36,6 +36,7 @@ final class EvalCommand implements Runnable {
     @Option(names = "--families", split = ",", description = "families to evaluate (default: all)") List<String> families;
     @Option(names = "--samples", defaultValue = "2", description = "samples per family") int samples;
     @Option(names = "--steps", defaultValue = "25,1,2", split = ",", description = "methods by step count; the teacher's count means the teacher") int[] steps;
+    @Option(names = "--teacher-steps", description = "which entry of --steps is the guided teacher (default: the pipeline's, 25)") Integer teacherStepsOption;
     @Option(names = "--reference-per-family", defaultValue = "24", description = "dataset size per family whose test split is the reference") int refPerFamily;
     @Option(names = "--seed", defaultValue = "1000") long seed;
     @Option(names = "--device", defaultValue = "auto") String device;
@@ -50,8 +51,9 @@ final class EvalCommand implements Runnable {
         Map<Integer, List<Generator.Result>> results = new LinkedHashMap<>();
         Map<Integer, List<float[]>> points = new LinkedHashMap<>();
         Map<Integer, Double> ms = new LinkedHashMap<>();
+        int teacherSteps = teacherStepsOption != null ? teacherStepsOption : p.stage1.teacherSteps();
         for (int k : steps) {
-            Generator.Plan plan = Generator.Plan.forSteps(k, p.stage1.teacherSteps());
+            Generator.Plan plan = Generator.Plan.forSteps(k, teacherSteps);
             List<Generator.Result> rs = new ArrayList<>();
             List<float[]> pts = new ArrayList<>();
             double total = 0;
@@ -75,7 +77,6 @@ final class EvalCommand implements Runnable {
         report.put("families", fams);
         report.put("samples_per_family", (long) samples);
         report.put("reference_shapes", (long) ref.size());
-        int teacherSteps = p.stage1.teacherSteps();
         List<Object> methods = new ArrayList<>();
         for (int k : steps) {
             Map<String, Object> m = new LinkedHashMap<>();

@@ -26,6 +26,7 @@ final class GenerateCommand implements Runnable {
     @Option(names = "--out", defaultValue = "out", description = "output directory (default ${DEFAULT-VALUE})") Path out;
     @Option(names = "--model", description = "pipeline directory (default: the model shipped in the jar)") Path model;
     @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (GPU when present)") String device;
+    @Option(names = "--teacher", description = "sample the guided teacher with --steps steps (the undistilled baseline)") boolean teacher;
 
     @Override public void run() {
         if (steps < 1) throw new Main.UserError("--steps must be >= 1, got " + steps);
@@ -40,7 +41,7 @@ final class GenerateCommand implements Runnable {
         }
         Backend be = Backends.byName(device);
         Generator g = new Generator(p, be);
-        Generator.Plan plan = Generator.Plan.forSteps(steps, p.stage1.teacherSteps());
+        Generator.Plan plan = teacher ? new Generator.Plan(true, steps) : Generator.Plan.forSteps(steps, p.stage1.teacherSteps());
         Generator.Result r = g.generate(category, plan, seed);
         String stem = category + "-" + (plan.teacher() ? "teacher" : "student") + "-" + steps + "step-seed" + seed;
         Path glb = out.resolve(stem + ".glb"), png = out.resolve(stem + ".png");
