@@ -68,6 +68,13 @@ final class CudaAttention {
     }
 
     static Tensor[] forward(CudaBackend be, Tensor q0, Tensor k0, Tensor v0, int[] cuQ, int[] cuK, float scale) {
+        DType cast = q0.dim() == 3 && v0.dim() == 3 ? CudaAutocast.attentionType(q0, k0, v0, q0.size(2), v0.size(2)) : null;
+        if (cast != null) { // autocast: f32 inputs cast to bf16 here, then the tensor-core kernel; out and lse stay f32
+            try (CudaBackend.Temps t = new CudaBackend.Temps()) {
+                return forward(be, t.track(be.denseOf(q0, cast), q0), t.track(be.denseOf(k0, cast), k0),
+                        t.track(be.denseOf(v0, cast), v0), cuQ, cuK, scale);
+            }
+        }
         Problem p = problem(be, q0, k0, v0, cuQ, cuK);
         if (flashApplies(q0, k0, v0, p)) {
             try (CudaBackend.Temps t = new CudaBackend.Temps()) {

@@ -22,6 +22,7 @@ final class CudaMatmul {
         if (!a0.dtype().isFloating() || !b0.dtype().isFloating())
             throw new IllegalArgumentException("float op on an integer tensor: matmul of " + a0 + " and " + b0);
         DType type = a0.dtype() == b0.dtype() && a0.dtype() != DType.F32 ? a0.dtype() : DType.F32;
+        type = CudaAutocast.gemmType(type); // bf16 with -Dvoxflow.cuda.autocast=bf16: operands cast below, result f32
         int m = transA ? a0.size(-1) : a0.size(-2);
         int k = transA ? a0.size(-2) : a0.size(-1);
         int kb = transB ? b0.size(-1) : b0.size(-2);

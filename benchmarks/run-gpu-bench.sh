@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# One command for the GPU host: unpacks the bundle, records nvidia-smi, runs the GPU test suite, the PyTorch baselines
+# and voxflow's JMH GPU benchmarks, and leaves logs and JSON in $OUT (7 files, no folders):
+#   nvidia-smi.txt  tests.log  torch.log  torch.json  bench.log  bench.json  table.txt
+#
+# Build the bundle first (on the development machine):  mvn -B install -DskipTests -Pbundle
+# then, from the repository root on the GPU host (the device tool: carry .bundle):  bash benchmarks/run-gpu-bench.sh
+#
+# Environment (all optional):
+#   OUT                    where results go (default out/gpu-bench, git-ignored)
+#   VOXFLOW_BUNDLE         the bundle tarball (default .bundle/voxflow-bundle.tar.xz)
+#   VOXFLOW_BENCH_PHASES   comma list of tests,torch,bench (default all three)
+#   VOXFLOW_BENCH_BUDGET   seconds the whole script may take (default 570); each phase gets at most what is left
+#   VOXFLOW_TESTS_ARGS     extra arguments for bin/voxflow-tests (e.g. --select-class org.voxflow.cuda.CudaAutocastParityTest)
+#   VOXFLOW_TORCH_ARGS     extra arguments for torch_baselines.py (e.g. --only gemm,attention)
+#   VOXFLOW_BENCH_ARGS     extra arguments for GpuBenchReport (e.g. --only stage1,sampling -p precision=autocast)
+set -uo pipefail
+start=$(date +%s)
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+OUT="${OUT:-$root/out/gpu-bench}"
+mkdir -p "$OUT"
+budget="${VOXFLOW_BENCH_BUDGET:-570}"
+phases=",${VOXFLOW_BENCH_PHASES:-tests,torch,bench},"
+bundle="${VOXFLOW_BUNDLE:-$root/.bundle/voxflow-bundle.tar.xz}"
+
+left() { echo $(( budget - ($(date +%s) - start) )); }
+# phase_limit WANTED RESERVE: the seconds a phase may run, leaving RESERVE for the phases after it
+phase_limit() { local l=$(( $(left) - $2 )); [ "$l" -gt "$1" ] && l=$1; [ "$l" -lt 10 ] && l=10; echo "$l"; }
+say() { echo "[run-gpu-bench $(( $(date +%s) - start ))s] $*"; }
+
+say "unpacking $bundle"
+vb=/tmp/voxflow-bundle-run
+rm -rf "$vb" && mkdir -p "$vb"
+case "$bundle" in
+    *.tar.xz) tar xJf "$bundle" -C "$vb" ;;
+    *) tar xzf "$bundle" -C "$vb" ;;
+esac || { say "cannot unpack $bundle"; exit 2; }
+bin="$vb/voxflow-bundle/bin"
+
+{ nvidia-smi; echo; nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem,power.limit,driver_version --format=csv; } \
+    > "$OUT/nvidia-smi.txt" 2>&1
+head -20 "$OUT/nvidia-smi.txt"
+
+if [[ "$phases" == *,tests,* ]]; then
+    lim=$(phase_limit 150 400)
+    say "GPU test suite (limit ${lim}s)"
+    # shellcheck disable=SC2086
+    timeout -k 10 "$lim" "$bin/voxflow-tests" --disable-ansi-colors ${VOXFLOW_TESTS_ARGS:-} > "$OUT/tests.log" 2>&1
+    say "tests exit $?"
+    grep -E "autocast|reference case|tests (successful|failed|aborted|skipped)|containers failed|MethodSource|=>" "$OUT/tests.log" | head -80
+fi
+
+if [[ "$phases" == *,torch,* ]]; then
+    lim=$(phase_limit 200 200)
+    say "PyTorch baselines (limit ${lim}s)"
+    # shellcheck disable=SC2086
+    PYTHONUNBUFFERED=1 timeout -k 10 "$lim" python3 benchmarks/python/torch_baselines.py --out "$OUT/torch.json" \
+        --budget $(( lim - 25 )) ${VOXFLOW_TORCH_ARGS:-} > "$OUT/torch.log" 2>&1
+    say "torch exit $?"
+    grep -E "^\[torch" "$OUT/torch.log" | tail -40
+fi
+
+if [[ "$phases" == *,bench,* ]]; then
+    lim=$(phase_limit 400 0)
+    say "voxflow JMH benchmarks (limit ${lim}s)"
+    # shellcheck disable=SC2086
+    timeout -k 10 "$lim" "$bin/voxflow-run" org.voxflow.bench.gpu.GpuBenchReport --torch "$OUT/torch.json" \
+        --json "$OUT/bench.json" --table "$OUT/table.txt" ${VOXFLOW_BENCH_ARGS:-} > "$OUT/bench.log" 2>&1
+    say "bench exit $?"
+    grep -E "^\[voxflow\]|^\[report\]|Exception" "$OUT/bench.log" | tail -60
+    if [ -s "$OUT/table.txt" ]; then cat "$OUT/table.txt"; else say "no table (see bench.log)"; fi
+fi
+say "done"

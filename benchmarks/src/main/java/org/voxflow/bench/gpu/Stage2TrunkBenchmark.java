@@ -1,0 +1,98 @@
+package org.voxflow.bench.gpu;
+
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.voxflow.autograd.Grad;
+import org.voxflow.nn.InferenceScope;
+import org.voxflow.nn.ModulatedCrossBlock;
+import org.voxflow.nn.RowLayout;
+import org.voxflow.tensor.Backend;
+import org.voxflow.tensor.MemoryScope;
+import org.voxflow.tensor.Tensor;
+
+/**
+ * The stage-2 transformer trunk of TRELLIS-large: its 24 modulated cross blocks (1024 channels, 16 heads, qk RMS
+ * norm) on the tokens of the fixed ~20k-voxel structure after the 2x downsampling ({@link GpuBench#shell()}: 4,256
+ * tokens) with 1374 condition tokens, run as SLatFlowModel runs them (each block in an inference scope). ms per
+ * pass of all 24 blocks; the sparse input/output convolution blocks are not included (they are in the full
+ * two-stage sampling benchmark).
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED"})
+@Warmup(iterations = 1, time = 1)
+@Measurement(iterations = 3, time = 1)
+public class Stage2TrunkBenchmark {
+    @Param({"f32", "tf32", "autocast"})
+    public String precision;
+
+    private Backend be;
+    private List<ModulatedCrossBlock> blocks;
+    private Tensor x, emb, ctx;
+    private RowLayout layout, ctxLayout;
+    private int tokens;
+    private AutoCloseable prec;
+    private final GpuBench.Meter meter = new GpuBench.Meter();
+
+    static int tokens() { return GpuBench.shell().downsample2().rows(); }
+
+    @Setup(Level.Trial)
+    public void setup() {
+        be = GpuBench.backend();
+        blocks = GpuBench.trunk(be);
+        tokens = tokens();
+        int ch = GpuBench.channels(), l = GpuBench.condTokens();
+        x = GpuBench.randn(be, 21, tokens, ch);
+        emb = GpuBench.randn(be, 22, 1, ch);
+        ctx = GpuBench.randn(be, 23, l, ch);
+        layout = RowLayout.uniform(1, tokens);
+        ctxLayout = RowLayout.uniform(1, l);
+        prec = GpuBench.precision(be, precision);
+        GpuBench.sync(be);
+    }
+
+    @Setup(Level.Iteration)
+    public void startIteration() { meter.reset(); }
+
+    @Benchmark
+    public void trunk() {
+        long t0 = System.nanoTime();
+        try (var ng = Grad.noGrad(); MemoryScope s = MemoryScope.open()) {
+            Tensor h = x;
+            for (ModulatedCrossBlock block : blocks) {
+                Tensor in = h;
+                h = InferenceScope.run(() -> block.forward(in, layout, emb, ctx, ctxLayout));
+            }
+            GpuBench.sync(be);
+        }
+        meter.add(System.nanoTime() - t0, 1);
+    }
+
+    @TearDown(Level.Iteration)
+    public void report() {
+        System.out.printf("%n[voxflow] stage-2 trunk (%d blocks, %,d tokens, %d cond) %s: %.2f ms%n", blocks.size(), tokens,
+                GpuBench.condTokens(), precision, meter.ms());
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() throws Exception {
+        prec.close();
+        x.close();
+        emb.close();
+        ctx.close();
+    }
+}

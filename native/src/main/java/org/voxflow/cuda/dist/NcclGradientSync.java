@@ -1,0 +1,286 @@
+package org.voxflow.cuda.dist;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.cuda.cudart.CUstream_st;
+import org.bytedeco.cuda.global.cudart;
+import org.bytedeco.cuda.global.nccl;
+import org.bytedeco.cuda.nccl.ncclComm;
+import org.bytedeco.cuda.nccl.ncclUniqueId;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerPointer;
+import org.voxflow.cuda.CudaBackend;
+import org.voxflow.distill.GradientBuckets;
+import org.voxflow.distill.GradientSync;
+import org.voxflow.tensor.DType;
+import org.voxflow.tensor.Tensor;
+
+/**
+ * {@link GradientSync} over NCCL: one process per GPU, one communicator, one communication stream.
+ *
+ * <p>Start-up ({@link #create}): rank 0 asks NCCL for a unique id and hands it to the others over TCP
+ * ({@link Rendezvous}, MASTER_ADDR:MASTER_PORT), then every rank joins the communicator with
+ * {@code ncclCommInitRank}. The process's GPU is the backend's device (with {@code bin/voxflow-launch}, each process
+ * sees only its own GPU, as device 0).
+ *
+ * <p>Gradient all-reduce ({@link #allReduce}): after backward, gradients are packed into flat per-dtype buckets of
+ * {@code -Dvoxflow.dist.bucketMb} MiB (default 25) by {@link GradientBuckets} on the compute stream; the compute
+ * stream is then synchronized (the backend exposes no stream handle to wait on from the GPU side, and the trainer
+ * synchronizes every step anyway), and the buckets are averaged ({@code ncclAvg}) in place, in one NCCL group on the
+ * communication stream; the parameters' gradients become views of the buckets. This all-reduce runs after backward:
+ * it does not overlap the backward pass (that needs a per-parameter hook in autograd's backward and a cross-stream
+ * event on the compute stream).
+ *
+ * <p>NVLink multicast (NVLS) is refused: {@code NCCL_NVLS_ENABLE} must be {@code 0} in the environment (set by
+ * {@code bin/voxflow-launch}), since a program using it can take a shared host's GPUs out of service.
+ */
+public final class NcclGradientSync implements GradientSync {
+    private final DistEnv env;
+    private final CudaBackend backend;
+    private final int device;
+    private final long bucketBytes;
+    private final ncclComm comm;
+    private final CUstream_st stream;
+    private final int ncclVersion;
+    private Pointer scratch;
+    private DoublePointer host;
+    private long scratchCount;
+    private boolean closed;
+    private long reduceCalls, reduceBytes, reduceNanos, fenceNanos;
+
+    private NcclGradientSync(DistEnv env, CudaBackend backend, long bucketBytes, Duration timeout) {
+        this.env = env;
+        this.backend = backend;
+        this.device = backend.device().index();
+        this.bucketBytes = bucketBytes;
+        requireNvlsOff();
+        this.ncclVersion = loadNccl();
+        cuda(cudart.cudaSetDevice(device), "cudaSetDevice(" + device + ")");
+        byte[] id = Rendezvous.exchange(env, NcclGradientSync::newUniqueId, timeout);
+        if (id.length != nccl.NCCL_UNIQUE_ID_BYTES)
+            throw new IllegalStateException("NCCL unique id of " + id.length + " bytes, expected " + nccl.NCCL_UNIQUE_ID_BYTES);
+        ncclUniqueId uid = new ncclUniqueId();
+        for (int i = 0; i < id.length; i++) uid.internal(i, id[i]);
+        try (PointerPointer<ncclComm> out = new PointerPointer<>(1)) {
+            check(nccl.ncclCommInitRank(out, env.worldSize(), uid, env.rank()), "ncclCommInitRank(" + env + ")", null);
+            this.comm = new ncclComm(out.get(0));
+        }
+        if (comm.isNull()) throw new IllegalStateException("ncclCommInitRank returned no communicator");
+        CUstream_st s = new CUstream_st();
+        cuda(cudart.cudaStreamCreateWithFlags(s, cudart.cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+        if (s.isNull()) throw new IllegalStateException("cudaStreamCreateWithFlags returned no stream");
+        this.stream = s;
+    }
+
+    /** Joins the job described by the environment (a world of one when WORLD_SIZE is unset). Collective. */
+    public static NcclGradientSync create(CudaBackend backend) {
+        return create(backend, DistEnv.fromEnvironment());
+    }
+
+    public static NcclGradientSync create(CudaBackend backend, DistEnv env) {
+        long mb = Long.getLong("voxflow.dist.bucketMb", GradientBuckets.DEFAULT_BUCKET_BYTES >> 20);
+        long seconds = Long.getLong("voxflow.dist.timeoutSeconds", 300);
+        return create(backend, env, mb << 20, Duration.ofSeconds(seconds));
+    }
+
+    /**
+     * @param bucketBytes largest gradient bucket (a larger parameter gets a bucket of its own)
+     * @param timeout     how long the TCP rendezvous waits for the other ranks
+     */
+    public static NcclGradientSync create(CudaBackend backend, DistEnv env, long bucketBytes, Duration timeout) {
+        return new NcclGradientSync(env, backend, bucketBytes, timeout);
+    }
+
+    private static void requireNvlsOff() {
+        if (Boolean.getBoolean("voxflow.nccl.allowNvls")) return;
+        String v = System.getenv("NCCL_NVLS_ENABLE");
+        if (!"0".equals(v == null ? null : v.trim()))
+            throw new IllegalStateException("NCCL_NVLS_ENABLE is " + (v == null ? "unset" : "'" + v + "'") + "; it must be 0: NVLink multicast"
+                    + " can put a shared host's GPUs out of service. bin/voxflow-launch sets it; or export NCCL_NVLS_ENABLE=0");
+    }
+
+    private static int loadNccl() {
+        try {
+            int[] v = new int[1];
+            int rc = nccl.ncclGetVersion(v);
+            if (rc != nccl.ncclSuccess) throw new IllegalStateException("ncclGetVersion returned " + rc);
+            return v[0];
+        } catch (Throwable t) {
+            throw new IllegalStateException("NCCL is not usable: " + t + (t.getCause() != null ? " <- " + t.getCause() : "")
+                    + ". libnccl.so.2 must be findable (ldconfig or LD_LIBRARY_PATH); bin/voxflow-launch looks in the"
+                    + " system folders and in Python's nvidia/nccl/lib", t);
+        }
+    }
+
+    private static byte[] newUniqueId() {
+        ncclUniqueId u = new ncclUniqueId();
+        check(nccl.ncclGetUniqueId(u), "ncclGetUniqueId", null);
+        byte[] b = new byte[nccl.NCCL_UNIQUE_ID_BYTES];
+        for (int i = 0; i < b.length; i++) b[i] = u.internal(i);
+        return b;
+    }
+
+    // ---- GradientSync ------------------------------------------------------------------------------------------
+
+    @Override public int rank() { return env.rank(); }
+    @Override public int worldSize() { return env.worldSize(); }
+    @Override public boolean dataParallel() { return true; }
+
+    public DistEnv env() { return env; }
+
+    @Override public void allReduce(Map<String, Tensor> params) {
+        GradientBuckets.allReduce(this, params, bucketBytes, this::averageBuckets);
+    }
+
+    private void averageBuckets(List<Tensor> buckets) {
+        ensureOpen();
+        long t0 = System.nanoTime();
+        backend.synchronize(); // backward and the packing copies are done on the compute stream
+        long t1 = System.nanoTime();
+        long bytes = 0;
+        check(nccl.ncclGroupStart(), "ncclGroupStart", comm);
+        try {
+            for (Tensor b : buckets) {
+                Pointer p = at(b);
+                check(nccl.ncclAllReduce(p, p, b.numel(), type(b.dtype()), nccl.ncclAvg, comm, stream), "ncclAllReduce", comm);
+                bytes += b.numel() * b.dtype().bytes();
+            }
+        } finally {
+            check(nccl.ncclGroupEnd(), "ncclGroupEnd", comm);
+        }
+        finish("gradient all-reduce");
+        long t2 = System.nanoTime();
+        fenceNanos += t1 - t0;
+        reduceNanos += t2 - t1;
+        reduceBytes += bytes;
+        reduceCalls++;
+    }
+
+    @Override public double[] allReduceSum(double[] values) {
+        ensureOpen();
+        int n = values.length;
+        if (n == 0) return new double[0];
+        if (scratchCount < n) {
+            if (scratchCount > 0) {
+                cuda(cudart.cudaFree(scratch), "cudaFree");
+                host.close();
+            }
+            long cap = Math.max(n, 256);
+            try (PointerPointer<Pointer> out = new PointerPointer<>(1)) {
+                cuda(cudart.cudaMalloc(out, cap * Double.BYTES), "cudaMalloc(" + cap * Double.BYTES + " bytes)");
+                scratch = new Address(out.get(0).address());
+            }
+            host = new DoublePointer(cap);
+            scratchCount = cap;
+        }
+        long bytes = (long) n * Double.BYTES;
+        host.position(0).put(values, 0, n);
+        cuda(cudart.cudaMemcpyAsync(scratch, host, bytes, cudart.cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync(host->device)");
+        check(nccl.ncclAllReduce(scratch, scratch, n, nccl.ncclFloat64, nccl.ncclSum, comm, stream), "ncclAllReduce(sum of " + n + " doubles)", comm);
+        cuda(cudart.cudaMemcpyAsync(host, scratch, bytes, cudart.cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync(device->host)");
+        finish("scalar all-reduce");
+        double[] out = new double[n];
+        host.position(0).get(out, 0, n);
+        return out;
+    }
+
+    @Override public void broadcast(Map<String, Tensor> params) {
+        ensureOpen();
+        if (env.worldSize() == 1) return;
+        for (Map.Entry<String, Tensor> e : params.entrySet())
+            if (!e.getValue().isContiguous())
+                throw new IllegalArgumentException("parameter '" + e.getKey() + "' is not contiguous; cannot broadcast it in place");
+        backend.synchronize();
+        check(nccl.ncclGroupStart(), "ncclGroupStart", comm);
+        try {
+            for (Tensor p : params.values()) {
+                Pointer a = at(p);
+                check(nccl.ncclBroadcast(a, a, p.numel(), type(p.dtype()), 0, comm, stream), "ncclBroadcast", comm);
+            }
+        } finally {
+            check(nccl.ncclGroupEnd(), "ncclGroupEnd", comm);
+        }
+        finish("parameter broadcast");
+    }
+
+    /** Waits for the communication stream and surfaces asynchronous NCCL errors. */
+    private void finish(String what) {
+        cuda(cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize after the " + what);
+        int[] err = new int[1];
+        check(nccl.ncclCommGetAsyncError(comm, err), "ncclCommGetAsyncError", comm);
+        check(err[0], what + " (asynchronous error)", comm);
+    }
+
+    /** Gradient all-reduces so far: {calls, bytes, seconds in NCCL, seconds waiting for the compute stream}. */
+    public Stats stats() { return new Stats(reduceCalls, reduceBytes, reduceNanos / 1e9, fenceNanos / 1e9); }
+
+    public record Stats(long calls, long bytes, double commSeconds, double fenceSeconds) {}
+
+    public void resetStats() {
+        reduceCalls = reduceBytes = reduceNanos = fenceNanos = 0;
+    }
+
+    /** "NCCL 2.27.3", from ncclGetVersion. */
+    public String ncclVersion() {
+        int v = ncclVersion;
+        return v >= 10000 ? "NCCL " + v / 10000 + "." + (v / 100) % 100 + "." + v % 100 : "NCCL " + v / 1000 + "." + (v / 100) % 10 + "." + v % 100;
+    }
+
+    @Override public void close() {
+        if (closed) return;
+        closed = true;
+        check(nccl.ncclCommDestroy(comm), "ncclCommDestroy", null);
+        cuda(cudart.cudaStreamDestroy(stream), "cudaStreamDestroy");
+        if (scratchCount > 0) {
+            cuda(cudart.cudaFree(scratch), "cudaFree");
+            host.close();
+        }
+    }
+
+    @Override public String toString() {
+        return "NcclGradientSync[" + env + ", cuda:" + device + ", " + ncclVersion() + "]";
+    }
+
+    private void ensureOpen() {
+        if (closed) throw new IllegalStateException("the NCCL communicator of " + env + " is closed");
+    }
+
+    // ---- helpers ------------------------------------------------------------------------------------------------
+
+    /** A raw device address as the Pointer the presets take. */
+    private static final class Address extends Pointer {
+        Address(long a) { this.address = a; }
+    }
+
+    private static Pointer at(Tensor t) {
+        return new Address(t.storage().address() + t.offset() * t.dtype().bytes());
+    }
+
+    static int type(DType t) {
+        return switch (t) {
+            case F32 -> nccl.ncclFloat32;
+            case BF16 -> nccl.ncclBfloat16;
+            case F16 -> nccl.ncclFloat16;
+            case I32 -> nccl.ncclInt32;
+            case I64 -> nccl.ncclInt64;
+        };
+    }
+
+    private static void check(int rc, String call, ncclComm comm) {
+        if (rc == nccl.ncclSuccess) return;
+        String msg = call + " failed: " + nccl.ncclGetErrorString(rc).getString() + " (ncclResult " + rc + ")";
+        try {
+            String last = nccl.ncclGetLastError(comm).getString();
+            if (last != null && !last.isBlank()) msg += ": " + last;
+        } catch (RuntimeException | UnsatisfiedLinkError ignored) {
+            // an older libnccl without ncclGetLastError
+        }
+        throw new IllegalStateException(msg);
+    }
+
+    private static void cuda(int rc, String call) {
+        if (rc != 0) throw new IllegalStateException(call + " failed: " + cudart.cudaGetErrorString(rc).getString() + " (cudaError " + rc + ")");
+    }
+}
