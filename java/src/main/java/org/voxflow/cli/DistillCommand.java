@@ -48,7 +48,7 @@ final class DistillCommand implements Runnable {
             System.out.printf("distilling stage-%d teacher with %s (%s) into a %d-step student on %d shapes%n", stage, method, mode, steps, samples.size());
             TrainResult r = PipelineTraining.distill(stage, p, s, samples, training.batch,
                     training.trainer(model.resolve("distill-stage" + stage + "-" + method), model.resolve(p.stage(stage).teacher()).toString()),
-                    Backends.byName(training.device));
+                    training.resume, Backends.byName(training.device));
             System.out.printf("stage-%d student: %d steps%s -> %s%n", stage, r.step(), r.completed() ? "" : " (stopped early)", model);
         } catch (java.io.IOException e) {
             throw new Main.UserError(e.getMessage());

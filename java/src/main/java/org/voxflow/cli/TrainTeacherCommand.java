@@ -69,7 +69,7 @@ final class TrainTeacherCommand implements Runnable {
             var samples = PipelineTraining.samples(stage, shapes, p);
             System.out.printf("training stage-%d teacher on %d shapes (%d families) at %d^3%n", stage, samples.size(), p.families.size(), resolution);
             TrainResult r = PipelineTraining.trainTeacher(stage, p, cls, args, condTokens, condChannels, pUncond, samples, training.batch,
-                    training.trainer(out.resolve("train-stage" + stage + "-teacher"), null), Backends.byName(training.device));
+                    training.trainer(out.resolve("train-stage" + stage + "-teacher"), null), training.resume, Backends.byName(training.device));
             System.out.printf("stage-%d teacher: %d steps%s -> %s%n", stage, r.step(), r.completed() ? "" : " (stopped early)", out);
         } catch (java.io.IOException e) {
             throw new Main.UserError(e.getMessage());

@@ -23,6 +23,7 @@ final class TrainingOptions {
     @Option(names = "--seed", defaultValue = "0") long seed;
     @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto") String device;
     @Option(names = "--no-progress", description = "no progress bar") boolean noProgress;
+    @Option(names = "--resume", description = "continue from the latest training checkpoint of this run (exactly: weights, optimizer, EMA, RNG, data order)") boolean resume;
 
     TrainerConfig trainer(Path outputDir, String teacherPath) {
         ClipConfig c = clip <= 0 ? ClipConfig.none() : adaptiveClip ? ClipConfig.trellis(clip) : ClipConfig.fixed(clip);

@@ -54,7 +54,7 @@ public final class PipelineTraining {
      */
     public static TrainResult trainTeacher(int stage, PipelineModels p, String className, Map<String, Object> modelArgs,
                                            int condTokens, int condChannels, double pUncond, List<Sample> samples,
-                                           int batchSize, TrainerConfig cfg, Backend be) throws IOException {
+                                           int batchSize, TrainerConfig cfg, boolean resume, Backend be) throws IOException {
         FlowModel model = TrellisCheckpoint.create(be, className, modelArgs, "stage " + stage + " model");
         TrellisInit.apply((Module) model, cfg.seed());
         FamilyConditioner cond = new FamilyConditioner(be, p.families.size(), condTokens, condChannels, cfg.seed() + 1);
@@ -62,6 +62,7 @@ public final class PipelineTraining {
         FlowMatchingObjective objective = new FlowMatchingObjective(model, cond::apply, pUncond, 1.0, 1.0, 1e-5);
         BatchSource source = new InMemoryBatchSource(be, samples, batchSize);
         Trainer trainer = new Trainer(cfg, trainable, objective, source);
+        if (resume) trainer.resume(cfg.outputDir());
         TrainResult r = trainer.train();
         if (trainer.ema() != null && cfg.emaRates().length > 0) trainer.ema().copyTo(trainable.namedParameters(), cfg.emaRates()[0]);
         StageSpec spec = p.stage(stage);
@@ -76,7 +77,7 @@ public final class PipelineTraining {
      * writes the student checkpoint and records it in pipeline.json.
      */
     public static TrainResult distill(int stage, PipelineModels p, MdtSettings settings, List<Sample> samples, int batchSize,
-                                      TrainerConfig cfg, Backend be) throws IOException {
+                                      TrainerConfig cfg, boolean resume, Backend be) throws IOException {
         StageSpec spec = p.stage(stage);
         FlowModel teacher = p.loadModel(spec.teacher(), be);
         FlowModel student = p.loadModel(spec.teacher(), be);
@@ -85,6 +86,7 @@ public final class PipelineTraining {
         for (Tensor t : ((Module) teacher).namedParameters().values()) t.setRequiresGrad(false);
         MdtDistObjective objective = new MdtDistObjective(teacher, student, settings, cond::apply);
         Trainer trainer = new Trainer(cfg, (Module) student, objective, new InMemoryBatchSource(be, samples, batchSize));
+        if (resume) trainer.resume(cfg.outputDir());
         TrainResult r = trainer.train();
         if (trainer.ema() != null && cfg.emaRates().length > 0) trainer.ema().copyTo(((Module) student).namedParameters(), cfg.emaRates()[0]);
         String name = "stage" + stage + "_student";

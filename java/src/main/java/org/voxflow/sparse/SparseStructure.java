@@ -22,6 +22,8 @@ public final class SparseStructure {
     private int[] neighbours;
     private final Map<Backend, Tensor> neighbourTensors = new HashMap<>();
     private final Map<Backend, Tensor> toCoarseTensors = new HashMap<>();
+    private final Map<String, Tensor> derived = new HashMap<>();
+    private SparseStructure coarse;
 
     /** @param coords row-major [N, 4]; rows must be grouped by batch index 0..batch-1 (order inside free) */
     public SparseStructure(int[] coords, int batch) { this(coords, batch, null, null); }
@@ -90,8 +92,21 @@ public final class SparseStructure {
         return neighbours;
     }
 
-    /** Coordinates halved (floor), unique rows sorted by (batch, x, y, z), remembering the way back. */
+    /**
+     * A tensor derived from these coordinates alone (a position embedding, say), made once per backend and kept
+     * for the structure's life: sampling calls the model dozens of times on the same coordinates.
+     */
+    public Tensor derived(String key, Backend be, java.util.function.Supplier<Tensor> make) {
+        return derived.computeIfAbsent(key + "@" + be.device(), k -> MemoryScope.outside(make));
+    }
+
+    /** Coordinates halved (floor), unique rows sorted by (batch, x, y, z), remembering the way back (cached). */
     public SparseStructure downsample2() {
+        if (coarse == null) coarse = computeDownsample2();
+        return coarse;
+    }
+
+    private SparseStructure computeDownsample2() {
         long[] keys = new long[n];
         for (int i = 0; i < n; i++)
             keys[i] = key(coords[i * 4], coords[i * 4 + 1] / 2, coords[i * 4 + 2] / 2, coords[i * 4 + 3] / 2);

@@ -83,7 +83,9 @@ public final class SLatFlowModel extends Module implements FlowModel {
             skips.add(h.feats());
         }
         int n = h.structure().rows();
-        Tensor pos = backend.fromFloats(PositionEmbedder.embed(h.structure().xyz(), n, cfg.modelChannels()), n, cfg.modelChannels());
+        var coarse = h.structure();
+        Tensor pos = coarse.derived("pos_emb" + cfg.modelChannels(), backend,
+                () -> backend.fromFloats(PositionEmbedder.embed(coarse.xyz(), n, cfg.modelChannels()), n, cfg.modelChannels()));
         Tensor feats = F.add(h.feats(), pos);
         RowLayout layout = h.structure().layout();
         int l = cond.size(1);
