@@ -31,7 +31,8 @@ echo "$tag jlink ($modules)"
 cp "$libs"/*.jar "$root/lib/"
 if [ ${#extra[@]} -gt 0 ]; then cp "${extra[@]}" "$root/lib/"; fi
 # The bundle must travel with the working tree in one 64 MiB carry, so drop what it never loads:
-#  - the presets' JNI glue for CUDA libraries other than cudart and cuBLAS (NPP, cuFFT, cuDNN, NCCL, ...);
+#  - the presets' JNI glue for CUDA libraries other than cudart, cuBLAS and NCCL (NPP, cuFFT, cuDNN, ...; NCCL's
+#    170 KB of glue stays for multi-GPU training, bin/voxflow-launch);
 #  - OpenBLAS's "full" JNI variant (the engine loads openblas, which needs openblas_nolapack, not openblas_full);
 #  - the reference fixtures inside the tests jar: they sit in the repository (tests/src/test/resources/trellis-ref),
 #    which travels too, and bin/voxflow-tests points voxflow.reference.dir there;
@@ -42,7 +43,7 @@ trim() { # jar, grep -E pattern of entries to delete
     if [ -n "$names" ]; then echo "$names" | tr '\n' '\0' | xargs -0 zip -q -d "$1"; fi
 }
 for j in "$root"/lib/cuda-*-linux-x86_64.jar; do
-    [ -f "$j" ] && trim "$j" 'linux-x86_64/libjni(cufft|cufftw|cusparse|cusolver|curand|cudnn|nccl|nvrtc|nvjpeg|nvcomp|nvml|nvblas|cupti|cufile|npp)[^/]*\.so$'
+    [ -f "$j" ] && trim "$j" 'linux-x86_64/libjni(cufft|cufftw|cusparse|cusolver|curand|cudnn|nvrtc|nvjpeg|nvcomp|nvml|nvblas|cupti|cufile|npp)[^/]*\.so$'
 done
 for j in "$root"/lib/openblas-*-linux-x86_64.jar; do
     [ -f "$j" ] && trim "$j" 'linux-x86_64/libjniopenblas_full\.so$'

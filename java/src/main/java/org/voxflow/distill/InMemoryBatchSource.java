@@ -18,6 +18,14 @@ import org.voxflow.tensor.Tensor;
  * coordinates with the batch index as the first column, [N, 4] grouped by instance, into a
  * {@link SparseStructure}, and their feats into [N, C].
  *
+ * <p>Data-parallel sharding: built with a rank and a world size, each call walks the shared epoch order by one
+ * global micro-batch of {@code worldSize * batchSize} samples and stacks only this rank's slice
+ * {@code [rank * batchSize, (rank + 1) * batchSize)} of it. Every rank draws the same shuffles from the same
+ * generator (the trainer's, which in data-parallel mode nothing else draws from), so the ranks' slices are disjoint
+ * and together make up exactly the batch one process would draw with {@code worldSize * batchSize}. The state is
+ * that global order and cursor, the same on every rank and independent of the world size: a checkpoint resumes with
+ * any number of ranks.
+ *
  * <p>State: {@code order} (this epoch's permutation), {@code cursor} (next position in it), {@code epoch}.
  */
 public final class InMemoryBatchSource implements BatchSource {
@@ -25,16 +33,32 @@ public final class InMemoryBatchSource implements BatchSource {
     private final List<? extends Sample> samples;
     private final int batchSize;
     private final boolean sparse;
+    private final int rank;
+    private final int worldSize;
     private int[] order = new int[0];
     private int cursor;
     private long epoch;
 
     public InMemoryBatchSource(Backend backend, List<? extends Sample> samples, int batchSize) {
+        this(backend, samples, batchSize, 0, 1);
+    }
+
+    /**
+     * Rank {@code rank}'s shard of a data-parallel run: {@code batchSize} samples a call, out of global micro-batches
+     * of {@code worldSize * batchSize}.
+     */
+    public InMemoryBatchSource(Backend backend, List<? extends Sample> samples, int batchSize, int rank, int worldSize) {
         if (samples.isEmpty()) throw new IllegalArgumentException("no training samples");
         if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
+        if (worldSize < 1 || rank < 0 || rank >= worldSize)
+            throw new IllegalArgumentException("rank " + rank + " outside a world of " + worldSize);
+        if ((long) batchSize * worldSize > Integer.MAX_VALUE)
+            throw new IllegalArgumentException("global batch " + batchSize + " x " + worldSize + " is too large");
         this.backend = backend;
         this.samples = List.copyOf(samples);
         this.batchSize = batchSize;
+        this.rank = rank;
+        this.worldSize = worldSize;
         this.sparse = samples.get(0) instanceof Sample.Sparse;
         checkConsistent();
     }
@@ -57,16 +81,35 @@ public final class InMemoryBatchSource implements BatchSource {
         }
     }
 
+    /** Samples per call (this rank's share of a global micro-batch). */
     public int batchSize() { return batchSize; }
+
+    public int rank() { return rank; }
+
+    public int worldSize() { return worldSize; }
+
+    /** Samples per global micro-batch, over all ranks. */
+    public int globalBatchSize() { return batchSize * worldSize; }
 
     public long epoch() { return epoch; }
 
     @Override public Batch next(Rng rng) {
+        return stack(nextIndices(rng));
+    }
+
+    /** Indices (into the sample list) of this rank's slice of the next global micro-batch; advances the cursor. */
+    int[] nextIndices(Rng rng) {
         int[] pick = new int[batchSize];
-        for (int b = 0; b < batchSize; b++) {
+        int first = rank * batchSize;
+        for (int b = 0; b < batchSize * worldSize; b++) {
             if (cursor >= order.length) reshuffle(rng);
-            pick[b] = order[cursor++];
+            int s = order[cursor++];
+            if (b >= first && b < first + batchSize) pick[b - first] = s;
         }
+        return pick;
+    }
+
+    private Batch stack(int[] pick) {
         return sparse ? stackSparse(pick) : stackDense(pick);
     }
 

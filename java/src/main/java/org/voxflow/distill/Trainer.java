@@ -34,6 +34,11 @@ import org.voxflow.tensor.Tensor;
  * with everything else that evolves (params, EMA, moments, clipper history, loss scale, data cursor), so
  * K steps + checkpoint + resume + N-K steps reproduce N straight steps bit for bit.
  *
+ * <p>Data-parallel training: constructed with a {@link GradientSync} of several ranks (one process per GPU, each
+ * with its shard of the data), gradients are averaged over the ranks after backward and before the norm, so every
+ * rank takes the same step; EMA, checkpoints, the log, the plot and the progress bar live on the root rank only.
+ * See {@link GradientSync} for what is collective and how the objective's randomness is drawn.
+ *
  * <p>Memory: every step runs in its own {@link MemoryScope}, so everything an objective creates during
  * {@code loss()} is freed when the step ends. Long-lived tensors (teacher weights, caches) must be created before
  * {@link #train()}, outside the step. Optimizer and EMA state are allocated by the constructor.
@@ -55,12 +60,15 @@ public final class Trainer {
     private final Path logFile;
     private final Path plotFile;
     private final Path checkpointDir;
+    private final GradientSync sync;
     private Rng rng;
     private long step;
     private Path lastCheckpoint;
     private long lastCheckpointStep = -1;
     private long skippedThisRun;
     private volatile boolean stopRequested;
+    /** With several ranks: a stop request seen by any rank, agreed at the end of a step (see runStep). */
+    private boolean stopAgreed;
 
     /** Identifies the student by {@link ModelFingerprint#of(Object)} (class and args for TRELLIS models). */
     public Trainer(TrainerConfig cfg, Module student, Objective objective, BatchSource source) {
@@ -68,6 +76,17 @@ public final class Trainer {
     }
 
     public Trainer(TrainerConfig cfg, Module student, ModelFingerprint fingerprint, Objective objective, BatchSource source) {
+        this(cfg, student, fingerprint, objective, source, GradientSync.local());
+    }
+
+    /** One rank of a data-parallel run; {@code source} must give this rank its shard of every global batch. */
+    public Trainer(TrainerConfig cfg, Module student, Objective objective, BatchSource source, GradientSync sync) {
+        this(cfg, student, ModelFingerprint.of(student), objective, source, sync);
+    }
+
+    public Trainer(TrainerConfig cfg, Module student, ModelFingerprint fingerprint, Objective objective, BatchSource source,
+                   GradientSync sync) {
+        this.sync = Objects.requireNonNull(sync, "sync");
         this.cfg = Objects.requireNonNull(cfg, "cfg");
         this.student = Objects.requireNonNull(student, "student");
         this.fingerprint = Objects.requireNonNull(fingerprint, "fingerprint");
@@ -76,7 +95,7 @@ public final class Trainer {
         this.params = student.namedParameters();
         if (params.isEmpty()) throw new IllegalArgumentException("the student has no parameters to train");
         this.optimizer = new AdamW(params, cfg.adamW());
-        this.ema = cfg.emaRates().length == 0 ? null : new Ema(params, cfg.emaRates());
+        this.ema = cfg.emaRates().length == 0 || !sync.isRoot() ? null : new Ema(params, cfg.emaRates());
         this.clipper = cfg.clip().create();
         this.scaler = cfg.precision().scalesLoss() ? new LossScaler(cfg.lossScale()) : null;
         this.rng = new Rng(cfg.seed());
@@ -90,11 +109,12 @@ public final class Trainer {
     public long step() { return step; }
     public Rng rng() { return rng; }
     public AdamW optimizer() { return optimizer; }
-    /** The EMA copies, or null when the config has no EMA rates. */
+    /** The EMA copies, or null when the config has no EMA rates or this is not the root rank. */
     public Ema ema() { return ema; }
     public GradClipper clipper() { return clipper; }
     /** The loss scaler in f16 mode, else null. */
     public LossScaler lossScaler() { return scaler; }
+    public GradientSync gradientSync() { return sync; }
     public Path lastCheckpoint() { return lastCheckpoint; }
     public Path logFile() { return logFile; }
     public Path plotFile() { return plotFile; }
@@ -104,20 +124,27 @@ public final class Trainer {
 
     // ---- the loop ------------------------------------------------------------------------------------------------
 
-    /** Trains up to {@code cfg.steps()}; writes log.jsonl, checkpoints and, however it ends, loss.svg. */
+    /**
+     * Trains up to {@code cfg.steps()}; writes log.jsonl, checkpoints and, however it ends, loss.svg (the root rank
+     * only: the other ranks of a data-parallel run write nothing).
+     */
     public TrainResult train() {
-        try {
-            Files.createDirectories(cfg.outputDir());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create the output directory " + cfg.outputDir() + ": " + e.getMessage(), e);
+        boolean root = sync.isRoot();
+        if (root) {
+            try {
+                Files.createDirectories(cfg.outputDir());
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot create the output directory " + cfg.outputDir() + ": " + e.getMessage(), e);
+            }
         }
-        ProgressBar bar = cfg.progress() ? new ProgressBar(System.err, step, cfg.steps()) : null;
+        ProgressBar bar = cfg.progress() && root ? new ProgressBar(System.err, step, cfg.steps()) : null;
         boolean stopped = false;
-        try (TrainingLog log = TrainingLog.append(logFile);
+        try (TrainingLog log = root ? TrainingLog.append(logFile) : null;
              StopOnSignal signal = cfg.stopOnSigterm() ? new StopOnSignal(this::requestStop, STOP_GRACE_SECONDS) : null) {
             try {
+                sync.broadcast(params);
                 while (step < cfg.steps()) {
-                    if (stopRequested) { stopped = true; break; }
+                    if (sync.worldSize() > 1 ? stopAgreed : stopRequested) { stopped = true; break; }
                     runStep(log, bar);
                     boolean due = step == cfg.steps() || (cfg.checkpointInterval() > 0 && step % cfg.checkpointInterval() == 0);
                     if (due) checkpoint();
@@ -126,7 +153,7 @@ public final class Trainer {
             } finally {
                 // before the signal latch opens: a SIGTERM'd JVM exits as soon as it does
                 if (bar != null) bar.finish();
-                writePlot();
+                if (root) writePlot();
             }
         } catch (IOException e) {
             throw new UncheckedIOException("training log " + logFile + ": " + e.getMessage(), e);
@@ -146,20 +173,25 @@ public final class Trainer {
         int summed = 0;
         double norm = Double.NaN;
         String skipReason = null;
+        String badTerm = null;
+        boolean distributed = sync.worldSize() > 1;
 
         try (MemoryScope stepScope = MemoryScope.open()) {
             student.zeroGrad();
             for (int micro = 0; micro < accum; micro++) {
                 try (MemoryScope microScope = MemoryScope.open()) {
                     Batch batch = source.next(rng);
-                    Losses l = objective.loss(batch, rng);
+                    Rng draws = sync.dataParallel()
+                            ? GradientSync.microBatchRng(cfg.seed(), number, micro * sync.worldSize() + sync.rank()) : rng;
+                    Losses l = objective.loss(batch, draws);
                     float total = l.total().item();
                     String bad = nonFiniteTerm(l, total);
                     if (bad != null) {
                         String what = "loss term '" + bad + "' is " + (bad.equals("total") ? total : l.terms().get(bad));
                         String where = accum > 1 ? " (micro-batch " + (micro + 1) + " of " + accum + ")" : "";
-                        if (scaler == null) throw diverged(log, number, bad, what + where);
+                        if (scaler == null && !distributed) throw diverged(log, number, bad, what + where);
                         skipReason = what + where;
+                        badTerm = bad;
                         break;
                     }
                     totalSum += total;
@@ -170,7 +202,32 @@ public final class Trainer {
                     for (Tensor p : params.values()) MemoryScope.keep(p.grad());
                 }
             }
+            if (distributed) {
+                // every rank takes the same decision: a non-finite loss on any rank stops (f32/bf16) or skips (f16)
+                // the step on all; a stop request on any rank stops all after this step
+                double[] flags = sync.allReduceSum(new double[] {skipReason != null ? 1 : 0, stopRequested ? 1 : 0});
+                if (flags[1] > 0) stopAgreed = true;
+                if (flags[0] > 0 && skipReason == null) {
+                    skipReason = "a non-finite loss on " + (int) flags[0] + " other rank(s)";
+                    badTerm = "loss";
+                }
+                if (flags[0] > 0 && scaler == null) throw diverged(log, number, badTerm, skipReason);
+            }
             if (skipReason == null) {
+                sync.allReduce(params);
+                if (distributed) {
+                    // the logged losses become means over the global batch
+                    double[] v = new double[2 + termSums.size()];
+                    v[0] = totalSum;
+                    v[1] = summed;
+                    int k = 2;
+                    for (double t : termSums.values()) v[k++] = t;
+                    double[] r = sync.allReduceSum(v);
+                    totalSum = r[0];
+                    summed = (int) Math.round(r[1]);
+                    k = 2;
+                    for (Map.Entry<String, Double> e : termSums.entrySet()) e.setValue(r[k++]);
+                }
                 if (scaler != null) {
                     norm = scaler.unscale(params.values());
                     if (LossScaler.overflowed(norm)) skipReason = "gradient overflow (norm " + norm + ") at loss scale " + lossScale;
@@ -216,7 +273,7 @@ public final class Trainer {
                 line.put("skipped", true);
                 line.put("reason", skipReason);
             }
-            log.write(line);
+            if (log != null) log.write(line);
         }
         if (bar != null) {
             Map<String, Double> shown = new LinkedHashMap<>();
@@ -241,7 +298,7 @@ public final class Trainer {
         Map<String, Object> line = new LinkedHashMap<>();
         line.put("step", number);
         line.put("error", msg);
-        log.write(line);
+        if (log != null) log.write(line);
         return new TrainingDivergedException(msg, number, term, lastCheckpoint);
     }
 
@@ -267,8 +324,10 @@ public final class Trainer {
     /**
      * Writes the full training state to {@code <out>/checkpoints/step_<step>.safetensors} (atomically), then
      * deletes checkpoints beyond the newest {@code keepCheckpoints}. On failure the previous checkpoints are intact.
+     * Ranks other than the root write nothing and return null.
      */
     public Path checkpoint() {
+        if (!sync.isRoot()) return null;
         Path file = checkpointDir.resolve(TrainingCheckpoint.fileName(step));
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("step", Long.toString(step));
@@ -334,7 +393,7 @@ public final class Trainer {
             throw new TrainingCheckpointException(file + ": corrupted checkpoint metadata: " + e.getMessage(), e);
         }
         try {
-            TrainingLog.truncateAfter(logFile, step);
+            if (sync.isRoot()) TrainingLog.truncateAfter(logFile, step);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot trim " + logFile + " to step " + step + ": " + e.getMessage(), e);
         }
@@ -420,7 +479,7 @@ public final class Trainer {
         lastCheckpoint = file;
         lastCheckpointStep = step;
 
-        warnAboutChangedSettings(ck);
+        if (sync.isRoot()) warnAboutChangedSettings(ck);
     }
 
     private static String normalize(String path) {

@@ -26,7 +26,10 @@ import org.voxflow.tensor.Tensor;
 
 /**
  * NCCL with a world of one, in one process: the communicator comes up, sums and gradient averages are the identity
- * (through tiny buckets, so several of them), and training through it equals the plain single-process trainer.
+ * (through tiny buckets, so several of them), and training through it equals the plain single-process trainer up to
+ * the GPU's run-to-run noise: the backward of the per-token modulation (indexSelect) sums with atomicAdd, so two
+ * identical GPU runs already differ in the last bits (measured on an H100: 7.9e-6 max |diff| after 8 AdamW steps at
+ * lr 1e-3), hence {@link DataParallelCheck}'s tolerance rather than bit equality.
  * Needs {@code NCCL_NVLS_ENABLE=0} in the environment (bin/voxflow-launch sets it; run the test through it). The
  * two-GPU check is {@link DataParallelCheck}, started by the launcher.
  */
@@ -84,16 +87,20 @@ class NcclGradientSyncTest {
         Map<String, float[]> init = DataParallelCheck.initial(gpu);
         Map<String, float[]> plain = DataParallelCheck.train(gpu, GradientSync.local(), dir.resolve("local"), null, 16, 1, null);
         Map<String, float[]> nccl = DataParallelCheck.train(gpu, sync, dir.resolve("nccl"), null, 16, 1, null);
-        double diff = 0, moved = 0;
+        double diff = 0, moved = 0, diff2 = 0, moved2 = 0;
         for (String k : plain.keySet()) {
             for (int i = 0; i < plain.get(k).length; i++) {
-                diff = Math.max(diff, Math.abs(plain.get(k)[i] - nccl.get(k)[i]));
-                moved = Math.max(moved, Math.abs(plain.get(k)[i] - init.get(k)[i]));
+                double d = (double) plain.get(k)[i] - nccl.get(k)[i], m = (double) plain.get(k)[i] - init.get(k)[i];
+                diff = Math.max(diff, Math.abs(d));
+                moved = Math.max(moved, Math.abs(m));
+                diff2 += d * d;
+                moved2 += m * m;
             }
         }
-        System.out.printf("NCCL world of 1 vs the plain trainer, %d steps: max |diff| %.3g (params moved up to %.3g)%n",
-                DataParallelCheck.STEPS, diff, moved);
+        double rel = Math.sqrt(diff2 / moved2);
+        System.out.printf("NCCL world of 1 vs the plain trainer, %d steps: max |diff| %.3g, ||diff||/||moved|| %.3g (params moved up to %.3g)%n",
+                DataParallelCheck.STEPS, diff, rel, moved);
         assertTrue(moved > 1e-3, "training moved the parameters");
-        assertTrue(diff <= 1e-6, "max |diff| " + diff);
+        assertTrue(diff <= DataParallelCheck.ABS && rel <= DataParallelCheck.REL, "max |diff| " + diff + ", relative " + rel);
     }
 }

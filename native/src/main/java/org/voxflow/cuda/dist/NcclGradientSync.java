@@ -38,7 +38,7 @@ import org.voxflow.tensor.Tensor;
  */
 public final class NcclGradientSync implements GradientSync {
     private final DistEnv env;
-    private final CudaBackend backend;
+    private final Runnable computeFence;
     private final int device;
     private final long bucketBytes;
     private final ncclComm comm;
@@ -50,14 +50,15 @@ public final class NcclGradientSync implements GradientSync {
     private boolean closed;
     private long reduceCalls, reduceBytes, reduceNanos, fenceNanos;
 
-    private NcclGradientSync(DistEnv env, CudaBackend backend, long bucketBytes, Duration timeout) {
+    private NcclGradientSync(DistEnv env, int device, Runnable computeFence, long bucketBytes, Duration timeout) {
         this.env = env;
-        this.backend = backend;
-        this.device = backend.device().index();
+        this.computeFence = computeFence;
+        this.device = device;
         this.bucketBytes = bucketBytes;
         requireNvlsOff();
         this.ncclVersion = loadNccl();
         cuda(cudart.cudaSetDevice(device), "cudaSetDevice(" + device + ")");
+        requireOwnGpu(env, device);
         byte[] id = Rendezvous.exchange(env, NcclGradientSync::newUniqueId, timeout);
         if (id.length != nccl.NCCL_UNIQUE_ID_BYTES)
             throw new IllegalStateException("NCCL unique id of " + id.length + " bytes, expected " + nccl.NCCL_UNIQUE_ID_BYTES);
@@ -90,7 +91,15 @@ public final class NcclGradientSync implements GradientSync {
      * @param timeout     how long the TCP rendezvous waits for the other ranks
      */
     public static NcclGradientSync create(CudaBackend backend, DistEnv env, long bucketBytes, Duration timeout) {
-        return new NcclGradientSync(env, backend, bucketBytes, timeout);
+        return new NcclGradientSync(env, backend.device().index(), backend::synchronize, bucketBytes, timeout);
+    }
+
+    /**
+     * For a backend other than {@link CudaBackend} whose tensors' {@code storage().address()} NCCL can use, and
+     * whose queued work {@code computeFence} waits for (tests of the bindings against stub libraries).
+     */
+    static NcclGradientSync create(int device, Runnable computeFence, DistEnv env, long bucketBytes, Duration timeout) {
+        return new NcclGradientSync(env, device, computeFence, bucketBytes, timeout);
     }
 
     private static void requireNvlsOff() {
@@ -99,6 +108,15 @@ public final class NcclGradientSync implements GradientSync {
         if (!"0".equals(v == null ? null : v.trim()))
             throw new IllegalStateException("NCCL_NVLS_ENABLE is " + (v == null ? "unset" : "'" + v + "'") + "; it must be 0: NVLink multicast"
                     + " can put a shared host's GPUs out of service. bin/voxflow-launch sets it; or export NCCL_NVLS_ENABLE=0");
+    }
+
+    /** Ranks of one node on the same GPU would fail inside NCCL with a less helpful message. */
+    private static void requireOwnGpu(DistEnv env, int device) {
+        int[] count = new int[1];
+        cuda(cudart.cudaGetDeviceCount(count), "cudaGetDeviceCount");
+        if (env.localWorldSize() > 1 && count[0] > 1 && device != env.localRank())
+            throw new IllegalStateException(env + " would use GPU " + device + " of the " + count[0] + " it sees; give each rank its"
+                    + " own GPU with CUDA_VISIBLE_DEVICES=<local rank> (bin/voxflow-launch does)");
     }
 
     private static int loadNccl() {
@@ -137,7 +155,7 @@ public final class NcclGradientSync implements GradientSync {
     private void averageBuckets(List<Tensor> buckets) {
         ensureOpen();
         long t0 = System.nanoTime();
-        backend.synchronize(); // backward and the packing copies are done on the compute stream
+        computeFence.run(); // backward and the packing copies are done on the compute stream
         long t1 = System.nanoTime();
         long bytes = 0;
         check(nccl.ncclGroupStart(), "ncclGroupStart", comm);
@@ -192,7 +210,7 @@ public final class NcclGradientSync implements GradientSync {
         for (Map.Entry<String, Tensor> e : params.entrySet())
             if (!e.getValue().isContiguous())
                 throw new IllegalArgumentException("parameter '" + e.getKey() + "' is not contiguous; cannot broadcast it in place");
-        backend.synchronize();
+        computeFence.run();
         check(nccl.ncclGroupStart(), "ncclGroupStart", comm);
         try {
             for (Tensor p : params.values()) {
