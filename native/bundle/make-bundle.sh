@@ -51,6 +51,11 @@ done
 for j in "$root"/lib/voxflow-tests-*-tests.jar; do
     [ -f "$j" ] && [ -z "${VOXFLOW_BUNDLE_FIXTURES:-}" ] && trim "$j" '^trellis-ref/.+'
 done
+# VOXFLOW_BUNDLE_NO_DEFAULT_MODEL=1 drops the shipped default model (12 MB) from the engine jar, for a bundle carried
+# beside the repository, which holds the same files (java/src/main/resources/org/voxflow/default-model): pass --model.
+for j in "$root"/lib/voxflow-engine-*.jar; do
+    [ -f "$j" ] && [ -n "${VOXFLOW_BUNDLE_NO_DEFAULT_MODEL:-}" ] && trim "$j" '^org/voxflow/default-model/.+'
+done
 # Jars are re-stored uncompressed: the tarball's xz then compresses their native libraries and classes about twice
 # as well as the jars' own deflate (OpenBLAS: 16 MB as a jar, 7.6 MB stored and xz'd). Class loading is unaffected.
 if [[ "$outfile" == *.tar.xz ]] && command -v zip >/dev/null; then
