@@ -32,10 +32,26 @@ public final class SparseConv3d extends Module {
         }
     }
 
+    /** Above this many gathered values the conv runs offset by offset, so the gather never needs gigabytes. */
+    static final long GATHER_LIMIT = 1L << 26;
+
     public SparseTensor forward(SparseTensor x) {
         int n = x.structure().rows();
-        Tensor g = F.indexSelect(x.feats(), 0, x.structure().neighbourIndex(x.feats().backend()));
-        Tensor y = F.linear(F.reshape(g, n, 27 * in), F.reshape(weight, out, 27 * in), bias);
-        return x.withFeats(y);
+        var be = x.feats().backend();
+        if ((long) n * 27 * in <= GATHER_LIMIT) {
+            Tensor g = F.indexSelect(x.feats(), 0, x.structure().neighbourIndex(be));
+            return x.withFeats(F.linear(F.reshape(g, n, 27 * in), F.reshape(weight, out, 27 * in), bias));
+        }
+        // wide inputs at full resolution (TRELLIS-large's upsampling block reads 2048 channels on ~20k voxels):
+        // sum over the 27 offsets of gather(x, offset) @ W[:, k, :]^T
+        Tensor w = F.reshape(weight, out, 27, in);
+        Tensor y = null;
+        for (int k = 0; k < 27; k++) {
+            Tensor g = F.indexSelect(x.feats(), 0, x.structure().neighbourIndex(be, k));
+            Tensor wk = F.squeeze(F.slice(w, 1, k, k + 1), 1);
+            Tensor term = F.matmul(g, wk, false, true);
+            y = y == null ? term : F.add(y, term);
+        }
+        return x.withFeats(F.add(y, bias));
     }
 }

@@ -74,6 +74,15 @@ public final class SparseStructure {
         return neighbourTensors.computeIfAbsent(be, b -> MemoryScope.outside(() -> b.fromInts(neighbours(), n * 27)));
     }
 
+    /** I32 [N]: the neighbour rows of one kernel offset k (a column of {@link #neighbourIndex(Backend)}). */
+    public Tensor neighbourIndex(Backend be, int k) {
+        return derived("nbr" + k, be, () -> {
+            int[] nb = neighbours(), col = new int[n];
+            for (int i = 0; i < n; i++) col[i] = nb[i * 27 + k];
+            return be.fromInts(col, n);
+        });
+    }
+
     int[] neighbours() {
         if (neighbours == null) {
             Map<Long, Integer> rowOf = new HashMap<>(n * 2);
