@@ -9,7 +9,9 @@ package org.voxflow.bench.cpu;
 //
 // Options (all optional): -wi N warm-up iterations, -i N measurement iterations, -r S seconds per iteration,
 // -f N forks, -only gemm|attention, -p SHAPE[,SHAPE...] restrict the shapes (e.g. -p 1024x1024x1024),
-// -rounds N repeat every engine/baseline pair N times and keep each side's best round (default 1).
+// -rounds N repeat every engine/baseline pair N times and keep each side's best round (default 1),
+// -stat mean|min score by JMH's mean over the measurement iterations (default) or by the fastest iteration
+// (a steadier capability estimate when other processes share the cores).
 // Without -wi/-i/-r/-f the annotations on the benchmark classes apply. Plain JMH works too:
 //   java --enable-native-access=ALL-UNNAMED -cp <same> org.openjdk.jmh.Main 'org.voxflow.bench.cpu.*'
 //
@@ -26,6 +28,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.function.ToDoubleFunction;
 import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.results.BenchmarkResult;
+import org.openjdk.jmh.results.IterationResult;
 import org.openjdk.jmh.results.Result;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
@@ -48,6 +52,7 @@ public final class CpuBenchReport {
         Integer wi = null, it = null, r = null, f = null;
         String only = null, shapes = null;
         int rounds = 1;
+        boolean minStat = false;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (i + 1 >= args.length) throw new IllegalArgumentException("option " + a + " needs a value");
@@ -60,8 +65,12 @@ public final class CpuBenchReport {
                 case "-only" -> only = val;
                 case "-p" -> shapes = val;
                 case "-rounds" -> rounds = Integer.parseInt(val);
+                case "-stat" -> {
+                    if (!val.equals("mean") && !val.equals("min")) throw new IllegalArgumentException("-stat takes mean or min, not " + val);
+                    minStat = val.equals("min");
+                }
                 default -> throw new IllegalArgumentException("unknown option " + a
-                        + " (known: -wi N, -i N, -r SECONDS, -f N, -only gemm|attention, -p SHAPES, -rounds N)");
+                        + " (known: -wi N, -i N, -r SECONDS, -f N, -only gemm|attention, -p SHAPES, -rounds N, -stat mean|min)");
             }
         }
         List<Suite> suites = new ArrayList<>();
@@ -101,6 +110,10 @@ public final class CpuBenchReport {
                         String method = bench.substring(bench.lastIndexOf('.') + 1);
                         Result<?> pr = res.getPrimaryResult();
                         double ms = toMillis(pr.getScore(), pr.getScoreUnit());
+                        if (minStat)
+                            for (BenchmarkResult br : res.getBenchmarkResults())
+                                for (IterationResult ir : br.getIterationResults())
+                                    ms = Math.min(ms, toMillis(ir.getPrimaryResult().getScore(), ir.getPrimaryResult().getScoreUnit()));
                         table.computeIfAbsent(shape, x -> new LinkedHashMap<>()).merge(method, ms, Math::min);
                     }
                 }
@@ -110,7 +123,7 @@ public final class CpuBenchReport {
         System.out.println("CPU benchmarks: " + Runtime.getRuntime().availableProcessors() + " cores, "
                 + System.getProperty("java.vm.name") + " " + System.getProperty("java.version")
                 + "; load average before " + loadBefore + ", after " + loadAverage()
-                + (rounds > 1 ? "; best of " + rounds + " rounds" : ""));
+                + (minStat ? "; fastest measurement iteration" : "; JMH mean") + (rounds > 1 ? ", best of " + rounds + " rounds" : ""));
         for (var e : best.entrySet()) {
             Suite s = e.getKey();
             System.out.println();
