@@ -11,7 +11,7 @@ import picocli.CommandLine.Option;
 final class TrainingOptions {
     @Option(names = "--config", description = "JSON file of option values (keys = option names without dashes); flags override it") Path config;
     @Option(names = "--train-steps", defaultValue = "2000", description = "optimizer steps") long trainSteps;
-    @Option(names = "--batch", defaultValue = "16") int batch;
+    @Option(names = "--batch", defaultValue = "16", description = "samples per process and micro-batch (data-parallel: global batch = batch x WORLD_SIZE)") int batch;
     @Option(names = "--accumulation", defaultValue = "1", description = "micro-batches per optimizer step") int accumulation;
     @Option(names = "--lr", defaultValue = "1e-4") double lr;
     @Option(names = "--warmup", defaultValue = "0", description = "linear warm-up steps") long warmup;

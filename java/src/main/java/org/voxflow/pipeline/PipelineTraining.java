@@ -6,6 +6,8 @@ import java.util.List;
 import java.util.Map;
 import org.voxflow.distill.BatchSource;
 import org.voxflow.distill.FlowMatchingObjective;
+import org.voxflow.distill.GradientSync;
+import org.voxflow.distill.GradientSyncProvider;
 import org.voxflow.distill.InMemoryBatchSource;
 import org.voxflow.distill.MdtDistObjective;
 import org.voxflow.distill.MdtSettings;
@@ -60,10 +62,12 @@ public final class PipelineTraining {
         FamilyConditioner cond = new FamilyConditioner(be, p.families.size(), condTokens, condChannels, cfg.seed() + 1);
         ConditionedFlow trainable = new ConditionedFlow(model, cond);
         FlowMatchingObjective objective = new FlowMatchingObjective(model, cond::apply, pUncond, 1.0, 1.0, 1e-5);
-        BatchSource source = new InMemoryBatchSource(be, samples, batchSize);
-        Trainer trainer = new Trainer(cfg, trainable, objective, source);
+        GradientSync sync = GradientSyncProvider.fromEnvironment(be);
+        BatchSource source = new InMemoryBatchSource(be, samples, batchSize, sync.rank(), sync.worldSize());
+        Trainer trainer = new Trainer(cfg, trainable, objective, source, sync);
         if (resume) trainer.resume(cfg.outputDir());
         TrainResult r = trainer.train();
+        if (!sync.isRoot()) return r; // rank 0 writes the pipeline files
         if (trainer.ema() != null && cfg.emaRates().length > 0) trainer.ema().copyTo(trainable.namedParameters(), cfg.emaRates()[0]);
         StageSpec spec = p.stage(stage);
         TrellisCheckpoint.save(model, p.dir.resolve(spec.teacher()), DType.F32);
@@ -85,9 +89,12 @@ public final class PipelineTraining {
         for (Tensor t : cond.namedParameters().values()) t.setRequiresGrad(false);
         for (Tensor t : ((Module) teacher).namedParameters().values()) t.setRequiresGrad(false);
         MdtDistObjective objective = new MdtDistObjective(teacher, student, settings, cond::apply);
-        Trainer trainer = new Trainer(cfg, (Module) student, objective, new InMemoryBatchSource(be, samples, batchSize));
+        GradientSync sync = GradientSyncProvider.fromEnvironment(be);
+        Trainer trainer = new Trainer(cfg, (Module) student, objective,
+                new InMemoryBatchSource(be, samples, batchSize, sync.rank(), sync.worldSize()), sync);
         if (resume) trainer.resume(cfg.outputDir());
         TrainResult r = trainer.train();
+        if (!sync.isRoot()) return r; // rank 0 writes the pipeline files
         if (trainer.ema() != null && cfg.emaRates().length > 0) trainer.ema().copyTo(((Module) student).namedParameters(), cfg.emaRates()[0]);
         String name = "stage" + stage + "_student";
         TrellisCheckpoint.save(student, p.dir.resolve(name), DType.F32);
