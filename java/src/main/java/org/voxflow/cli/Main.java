@@ -19,7 +19,8 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             if (e instanceof UserError || e instanceof org.voxflow.models.trellis.CheckpointException
-                    || e instanceof org.voxflow.io.SafeTensorsException || e instanceof java.nio.file.NoSuchFileException) {
+                    || e instanceof org.voxflow.io.SafeTensorsException || e instanceof java.nio.file.NoSuchFileException
+                    || e instanceof org.voxflow.distill.TrainingCheckpointException || isDeviceChoice(e)) {
                 cmd.getErr().println("voxflow: " + e.getMessage());
                 return 2;
             }
@@ -32,6 +33,12 @@ public final class Main implements Runnable {
             return 2;
         }
         return cl.execute(args);
+    }
+
+    /** --device named a backend that is unknown or absent (Backends.byName's messages). */
+    private static boolean isDeviceChoice(Exception e) {
+        String m = e.getMessage();
+        return m != null && (m.startsWith("no CUDA backend") || m.startsWith("unknown backend"));
     }
 
     /** An input problem the user can fix; printed without a stack trace. */

@@ -77,11 +77,13 @@ class CliEndToEndTest {
             Path file = Files.writeString(dir.resolve("a-file"), "not a directory");
             assertEquals(2, run("generate", "--category", "mug", "--model", model.toString(), "--out", file.resolve("sub").toString()));
             assertEquals(2, run("inspect", dir.resolve("missing").toString()));
+            assertEquals(2, run("generate", "--category", "mug", "--model", model.toString(), "--out", dir.resolve("x").toString(), "--device", "tpu"));
         } finally {
             System.setErr(err);
         }
         String[] lines = buf.toString().strip().split("\n");
-        assertEquals(4, lines.length, buf.toString());
+        assertEquals(5, lines.length, buf.toString());
+        assertTrue(lines[4].contains("unknown backend 'tpu'"), lines[4]);
         assertTrue(lines[0].contains("unknown category 'spaceship'"), lines[0]);
         assertTrue(lines[1].contains("not a voxflow pipeline directory"), lines[1]);
         assertTrue(lines[2].contains("output directory"), lines[2]);
