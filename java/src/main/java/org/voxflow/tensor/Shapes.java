@@ -72,5 +72,28 @@ public final class Shapes {
         return r;
     }
 
+    /**
+     * The shape of xs concatenated along an axis (negative counts from the end), after checking that they agree in
+     * rank, dtype and every other dimension: the validation every backend's concat shares.
+     */
+    public static int[] concatenated(Tensor[] xs, int axis) {
+        if (xs.length == 0) throw new IllegalArgumentException("concat of nothing");
+        int r = xs[0].dim();
+        int ax = axis(axis, r);
+        int[] shape = xs[0].shape();
+        int total = 0;
+        for (Tensor x : xs) {
+            int[] s = x.shape();
+            if (s.length != r) throw new IllegalArgumentException("concat of ranks " + r + " and " + s.length);
+            for (int i = 0; i < r; i++)
+                if (i != ax && s[i] != shape[i])
+                    throw new IllegalArgumentException("concat along " + ax + ": shapes " + Arrays.toString(shape) + " and " + Arrays.toString(s));
+            if (x.dtype() != xs[0].dtype()) throw new IllegalArgumentException("concat of " + xs[0].dtype() + " and " + x.dtype());
+            total += s[ax];
+        }
+        shape[ax] = total;
+        return shape;
+    }
+
     public static String str(int[] shape) { return Arrays.toString(shape); }
 }

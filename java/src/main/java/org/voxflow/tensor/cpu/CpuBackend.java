@@ -266,21 +266,10 @@ public final class CpuBackend implements Backend {
     // ---- shape / indexing --------------------------------------------------------------------------------------
 
     @Override public Tensor concat(Tensor[] xs, int axis) {
-        if (xs.length == 0) throw new IllegalArgumentException("concat of nothing");
-        int r = xs[0].dim();
+        int[] shape = Shapes.concatenated(xs, axis);
+        int r = shape.length;
         int ax = Shapes.axis(axis, r);
-        int[] shape = xs[0].shape();
-        int total = 0;
-        for (Tensor x : xs) {
-            int[] s = x.shape();
-            if (s.length != r) throw new IllegalArgumentException("concat of ranks " + r + " and " + s.length);
-            for (int i = 0; i < r; i++)
-                if (i != ax && s[i] != shape[i])
-                    throw new IllegalArgumentException("concat along " + ax + ": shapes " + Arrays.toString(shape) + " and " + Arrays.toString(s));
-            if (x.dtype() != xs[0].dtype()) throw new IllegalArgumentException("concat of " + xs[0].dtype() + " and " + x.dtype());
-            total += s[ax];
-        }
-        shape[ax] = total;
+        int total = shape[ax];
         int outer = 1;
         for (int i = 0; i < ax; i++) outer *= shape[i];
         int inner = 1;
