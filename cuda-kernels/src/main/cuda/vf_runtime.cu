@@ -114,4 +114,50 @@ int vf_host_alloc(long long* ptr, long long bytes) {
 
 int vf_host_free(long long ptr) { return (int)cudaFreeHost(VF_PTR(void, ptr)); }
 
+// ---- CUDA graphs ----
+// Stream capture records every kernel, cuBLAS call, memset/copy and stream-ordered malloc/free issued on the stream
+// into a graph; replaying it costs one launch instead of one host round trip (JNI, argument checks, launch) per op,
+// which is what dominates a small model's step. Allocations made and freed inside the capture become graph memory
+// nodes with fixed addresses, so the graph needs no allocator at replay time.
+int vf_capture_begin(long long stream) {
+    return (int)cudaStreamBeginCapture(VF_STREAM(stream), cudaStreamCaptureModeThreadLocal);
+}
+
+int vf_capture_end(long long stream, long long* exec, long long* nodes) {
+    *exec = 0;
+    *nodes = 0;
+    cudaGraph_t graph = nullptr;
+    cudaError_t e = cudaStreamEndCapture(VF_STREAM(stream), &graph);
+    (void)cudaGetLastError();  // an operation refused during capture must not fail the next unrelated launch check
+    if (e != cudaSuccess) {
+        if (graph) cudaGraphDestroy(graph);
+        return (int)e;
+    }
+    size_t n = 0;
+    cudaGraphGetNodes(graph, nullptr, &n);
+    cudaGraphExec_t x = nullptr;
+    e = cudaGraphInstantiate(&x, graph, 0);
+    cudaGraphDestroy(graph);
+    if (e != cudaSuccess) return (int)e;
+    *exec = (long long)(intptr_t)x;
+    *nodes = (long long)n;
+    return 0;
+}
+
+int vf_capture_status(long long stream, int* capturing) {
+    cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
+    cudaError_t e = cudaStreamIsCapturing(VF_STREAM(stream), &st);
+    *capturing = st == cudaStreamCaptureStatusNone ? 0 : 1;
+    return (int)e;
+}
+
+int vf_graph_launch(long long exec, long long stream) {
+    return (int)cudaGraphLaunch(reinterpret_cast<cudaGraphExec_t>(static_cast<intptr_t>(exec)), VF_STREAM(stream));
+}
+
+int vf_graph_destroy(long long exec) {
+    if (exec == 0) return 0;
+    return (int)cudaGraphExecDestroy(reinterpret_cast<cudaGraphExec_t>(static_cast<intptr_t>(exec)));
+}
+
 }  // extern "C"

@@ -49,6 +49,17 @@ int vf_memset(long long dst, int value, long long bytes, long long stream);
 int vf_host_alloc(long long* ptr, long long bytes);
 int vf_host_free(long long ptr);
 
+/* ---- CUDA graphs: record a stream's work once, replay it with one launch ------------------------------------ */
+/* Starts capturing the stream (thread-local mode: other threads' CUDA calls are not affected or captured). */
+int vf_capture_begin(long long stream);
+/* Ends the capture and instantiates it: exec receives the executable graph, nodes its node count. On failure the
+ * capture is discarded and exec is 0. */
+int vf_capture_end(long long stream, long long* exec, long long* nodes);
+/* 1 while the stream is capturing, else 0. */
+int vf_capture_status(long long stream, int* capturing);
+int vf_graph_launch(long long exec, long long stream);
+int vf_graph_destroy(long long exec);
+
 /* ---- elementwise --------------------------------------------------------------------------------------------- */
 int vf_fill_f32(long long out, long long n, float value, long long stream);
 /* dst[i] = convert(src[i]) over a strided layout: copies, casts, assign, concat pieces. */

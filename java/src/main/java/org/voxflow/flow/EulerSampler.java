@@ -48,4 +48,26 @@ public final class EulerSampler {
         }
         return new Result(x, xs, x0s);
     }
+
+    /**
+     * The sample alone: each step's state replaces and frees the last, and no per-step history is kept (the lean
+     * path for serving, and the body {@link RecordedSampling} records). Same arithmetic as {@link #sample}.
+     */
+    public Tensor sampleFinal(VelocityField f, Tensor noise, Tensor cond, Tensor negCond, double[] grid, Guidance g) {
+        if (g.strength() != 0 && negCond == null) throw new IllegalArgumentException("guidance needs a negative condition");
+        Tensor x = noise;
+        try (var ng = Grad.noGrad()) {
+            for (int i = 0; i + 1 < grid.length; i++) {
+                double t = grid[i], tPrev = grid[i + 1];
+                Tensor next;
+                try (MemoryScope scope = MemoryScope.open()) {
+                    Tensor v = velocity(f, x, t, cond, negCond, g);
+                    next = MemoryScope.keep(F.sub(x, F.mul(v, (float) (t - tPrev))));
+                }
+                if (x != noise) x.close();
+                x = next;
+            }
+        }
+        return x;
+    }
 }

@@ -23,6 +23,7 @@ public abstract class Module {
     /** Registers a zero-filled f32 parameter. */
     protected Tensor param(String name, int... shape) {
         Tensor t = backend.zeros(DType.F32, shape).setRequiresGrad(true);
+        t.storage().markParameter();
         params.put(name, t);
         return t;
     }

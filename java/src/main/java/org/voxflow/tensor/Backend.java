@@ -9,6 +9,15 @@ package org.voxflow.tensor;
 public interface Backend {
     Device device();
 
+    /**
+     * Records the device work that body queues for replay (see {@link Recording}), or returns null where this backend
+     * cannot record (the CPU): callers then run body themselves whenever they would replay. Everything body
+     * allocates must be freed before it returns (results go into tensors made beforehand), and body must not read
+     * device values on the host or upload host arrays: run it once unrecorded first so that every cache it fills
+     * (weights cast for autocast, uploaded index maps) already exists.
+     */
+    default Recording record(Runnable body) { return null; }
+
     // ---- memory ------------------------------------------------------------------------------------------
 
     /** A contiguous tensor filled with zeros. */

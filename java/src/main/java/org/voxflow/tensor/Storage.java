@@ -8,6 +8,8 @@ public abstract class Storage implements AutoCloseable {
     private final DType dtype;
     private final long numel;
     private boolean closed;
+    private volatile long version;
+    private volatile boolean parameter;
 
     protected Storage(DType dtype, long numel) {
         this.dtype = dtype;
@@ -27,6 +29,19 @@ public abstract class Storage implements AutoCloseable {
     public abstract long address();
 
     public final boolean isClosed() { return closed; }
+
+    /**
+     * Bumped by every in-place write ({@link Backend#assign}, collective broadcasts): caches derived from this
+     * storage's values (a backend's cast copy of a weight, say) compare it to know they are stale.
+     */
+    public final long version() { return version; }
+
+    public final void bumpVersion() { version++; }
+
+    /** Marks a module's parameter storage: long-lived and read by many ops, so derived copies are worth caching. */
+    public final void markParameter() { parameter = true; }
+
+    public final boolean isParameter() { return parameter; }
 
     /** Fails when this storage was already freed: a tensor used after its scope ended. */
     public final void checkOpen() {

@@ -19,9 +19,15 @@ final class CublasGemm {
     private final FloatPointer zero = new FloatPointer(0f);
     private volatile boolean tf32 = Boolean.getBoolean("voxflow.cuda.tf32");
 
-    CublasGemm(long stream) {
+    /** cuBLAS's workspace (32 MiB, what NVIDIA suggests for Hopper), owned by us so that no cuBLAS call allocates. */
+    static final long WORKSPACE_BYTES = 32L << 20;
+
+    /** @param workspace device address of WORKSPACE_BYTES bytes, live as long as this handle */
+    CublasGemm(long stream, long workspace) {
         check(cublasCreate_v2(handle), "cublasCreate");
         check(cublasSetStream_v2(handle, new CUstream_st(new DevicePointer(stream))), "cublasSetStream");
+        // a graph recording must not see cuBLAS allocate, and the workspace must not change between replays
+        check(cublasSetWorkspace_v2(handle, new DevicePointer(workspace), WORKSPACE_BYTES), "cublasSetWorkspace");
     }
 
     void setTf32(boolean on) { tf32 = on; }

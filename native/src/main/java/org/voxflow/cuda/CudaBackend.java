@@ -30,6 +30,7 @@ public final class CudaBackend implements Backend {
     private final DeviceMemory memory;
     private final CublasGemm blas;
     private final HostStaging staging;
+    private final CastCache casts = new CastCache();
 
     CudaBackend(int ordinal) {
         this.ordinal = ordinal;
@@ -39,13 +40,19 @@ public final class CudaBackend implements Backend {
         check(VoxKernels.vf_stream_create(s), "cudaStreamCreateWithFlags");
         this.stream = s[0];
         this.memory = new DeviceMemory(ordinal, stream);
-        this.blas = new CublasGemm(stream);
+        this.blas = new CublasGemm(stream, memory.allocate(CublasGemm.WORKSPACE_BYTES)); // held for the process
         this.staging = new HostStaging(stream);
     }
 
     @Override public Device device() { return device; }
 
     DeviceMemory memory() { return memory; }
+
+    /** Autocast's cached casts of parameters. */
+    CastCache casts() { return casts; }
+
+    /** Records body's work on this backend's stream as a CUDA graph (see {@link Backend#record}). */
+    @Override public org.voxflow.tensor.Recording record(Runnable body) { return CudaGraph.record(this, memory, body); }
 
     /** Waits for every queued op (timing, or surfacing asynchronous kernel faults). */
     public void synchronize() { check(VoxKernels.vf_stream_sync(stream), "cudaStreamSynchronize"); }
@@ -57,7 +64,10 @@ public final class CudaBackend implements Backend {
     public long[] memoryStats() { return new long[] {memory.liveBytes(), memory.peakBytes(), memory.poolStats()[0]}; }
 
     /** Gives cached pool blocks beyond keepBytes back to the driver. */
-    public void trimMemory(long keepBytes) { memory.trim(keepBytes); }
+    public void trimMemory(long keepBytes) {
+        casts.clear();
+        memory.trim(keepBytes);
+    }
 
     public String describe() { return CudaRuntime.describe(ordinal); }
 
@@ -232,6 +242,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("assign: shape " + Arrays.toString(src.shape()) + " into " + Arrays.toString(dst.shape()));
         if (!dst.isContiguous()) throw new IllegalArgumentException("assign into a non-contiguous view");
         if (!mine(dst)) throw new IllegalArgumentException("assign into " + dst + " from the " + device + " backend");
+        dst.storage().bumpVersion();
         if (mine(src)) {
             convert(dst, src);
             return;

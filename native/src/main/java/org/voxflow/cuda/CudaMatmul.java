@@ -36,7 +36,9 @@ final class CudaMatmul {
         if (k == 0) return be.zeros(DType.F32, outShape);
 
         // Operands on this device in the GEMM type; the temporaries are closed at the end (stream-ordered frees).
-        Tensor a = onDevice(be, a0, type), b = onDevice(be, b0, type);
+        // parameters cast by autocast come from the cast cache (not closed here)
+        Tensor ca = be.casts().get(be, a0, type), cb = be.casts().get(be, b0, type);
+        Tensor a = ca != null ? ca : onDevice(be, a0, type), b = cb != null ? cb : onDevice(be, b0, type);
         Operand oa = null, ob = null;
         try {
             oa = operand(be, a.expand(Shapes.concat(batch, a.size(-2), a.size(-1))), transA, batch.length, type);
@@ -55,8 +57,8 @@ final class CudaMatmul {
         } finally {
             if (oa != null) CudaBackend.releaseTemp(oa.t, a);
             if (ob != null) CudaBackend.releaseTemp(ob.t, b);
-            CudaBackend.releaseTemp(a, a0);
-            CudaBackend.releaseTemp(b, b0);
+            if (ca == null) CudaBackend.releaseTemp(a, a0);
+            if (cb == null) CudaBackend.releaseTemp(b, b0);
         }
     }
 

@@ -48,6 +48,13 @@ final class VoxKernels {
     static native int vf_memcpy_d2d(long dst, long src, long bytes, long stream);
     static native int vf_memset(long dst, int value, long bytes, long stream);
 
+    // ---- CUDA graphs ----
+    static native int vf_capture_begin(long stream);
+    static native int vf_capture_end(long stream, @Cast("long long*") long[] exec, @Cast("long long*") long[] nodes);
+    static native int vf_capture_status(long stream, int[] capturing);
+    static native int vf_graph_launch(long exec, long stream);
+    static native int vf_graph_destroy(long exec);
+
     // ---- elementwise ----
     static native int vf_fill_f32(long out, long n, float value, long stream);
     static native int vf_convert(int rank, int[] shape, long dst, int dstType, @Cast("const long long*") long[] dstStrides,

@@ -93,6 +93,7 @@ public final class CpuBackend implements Backend {
         if (!Arrays.equals(dst.shape(), src.shape()))
             throw new IllegalArgumentException("assign: shape " + Arrays.toString(src.shape()) + " into " + Arrays.toString(dst.shape()));
         if (!dst.isContiguous()) throw new IllegalArgumentException("assign into a non-contiguous view");
+        dst.storage().bumpVersion();
         if (dst.dtype().isFloating()) HostData.write(dst, toFloats(src));
         else HostData.write(dst, toLongs(src));
     }

@@ -214,6 +214,7 @@ public final class NcclGradientSync implements GradientSync {
         check(nccl.ncclGroupStart(), "ncclGroupStart", comm);
         try {
             for (Tensor p : params.values()) {
+                p.storage().bumpVersion(); // written in place: cached casts of it are stale
                 Pointer a = at(p);
                 check(nccl.ncclBroadcast(a, a, p.numel(), type(p.dtype()), 0, comm, stream), "ncclBroadcast", comm);
             }
