@@ -86,12 +86,12 @@ final class GpuBench {
                 CudaAutocast.Scope s = CudaAutocast.use("off");
                 return () -> { s.close(); if (cb != null) cb.setTf32(false); };
             }
-            case "autocast" -> {
+            case "autocast", "autocast-graph" -> { // -graph: the suite records its work as a CUDA graph
                 if (cb != null) cb.setTf32(false);
                 CudaAutocast.Scope s = CudaAutocast.use("bf16");
                 return s::close;
             }
-            default -> throw new IllegalArgumentException("precision " + p + " (f32, tf32, bf16, autocast)");
+            default -> throw new IllegalArgumentException("precision " + p + " (f32, tf32, bf16, autocast, autocast-graph)");
         }
     }
 

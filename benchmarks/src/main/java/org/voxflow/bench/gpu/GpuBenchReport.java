@@ -204,6 +204,7 @@ public final class GpuBenchReport {
         // model workloads: ms
         String[][] modelPrecs = {{"f32", "f32 (TF32 off)", "eager-f32", "compile-f32"}, {"tf32", "tf32", "eager-tf32", ""},
                 {"autocast", "bf16 autocast, f32 weights", "eager-autocast", ""},
+                {"autocast-graph", "bf16 autocast, CUDA graph", "eager-autocast", ""},
                 {"", "bf16 weights (torch only)", "eager-bf16", "compile-bf16"}};
         for (String b : new String[] {"1", "2"}) {
             String w = "stage-1 forward, TRELLIS-large, batch " + b + ", ms";
@@ -233,11 +234,15 @@ public final class GpuBenchReport {
         String srow = "| %-26s | %-40s | %10s | %9s | %9s |%n";
         sb.append(String.format(Locale.ROOT, srow, "precision", "sampler", "ms", "speedup", "paper"));
         sb.append(String.format(Locale.ROOT, srow, "-".repeat(26), "-".repeat(40), "-".repeat(10), "-".repeat(9), "-".repeat(9)));
-        for (String prec : new String[] {"autocast", "tf32"}) {
+        for (String prec : new String[] {"autocast", "autocast-graph", "tf32"}) {
             double teacher = ours("sampling", "sampler=teacher", "precision=" + prec);
             double s1 = ours("sampling", "sampler=student1", "precision=" + prec);
             double s2 = ours("sampling", "sampler=student2", "precision=" + prec);
-            String label = prec.equals("autocast") ? "bf16 autocast" : "tf32";
+            String label = switch (prec) {
+                case "autocast" -> "bf16 autocast";
+                case "autocast-graph" -> "bf16 autocast, stage 1 graph";
+                default -> "tf32";
+            };
             sb.append(String.format(Locale.ROOT, srow, label, "teacher 25 steps x 2 stages, CFG 5 / 3", GpuBench.fmt(teacher), "1.00x", "1x"));
             sb.append(String.format(Locale.ROOT, srow, "", "student 1 step x 2 stages", GpuBench.fmt(s1), speed(teacher, s1),
                     String.format(Locale.ROOT, "%.1fx", PAPER_1STEP)));
