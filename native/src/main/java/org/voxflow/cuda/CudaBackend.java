@@ -63,6 +63,9 @@ public final class CudaBackend implements Backend {
     /** {bytes in live tensors, peak, reserved by the pool}. */
     public long[] memoryStats() { return new long[] {memory.liveBytes(), memory.peakBytes(), memory.poolStats()[0]}; }
 
+    /** Restarts the peak of {@link #memoryStats} from the bytes live now. */
+    public void resetPeakMemory() { memory.resetPeak(); }
+
     /** Gives cached pool blocks beyond keepBytes back to the driver. */
     public void trimMemory(long keepBytes) {
         casts.clear();

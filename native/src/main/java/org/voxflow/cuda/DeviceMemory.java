@@ -96,6 +96,9 @@ final class DeviceMemory {
 
     long peakBytes() { return peak.get(); }
 
+    /** Starts a new peak from the bytes live now. */
+    void resetPeak() { peak.set(live.get()); }
+
     /** {reserved by the pool, in use} bytes. */
     long[] poolStats() {
         long[] s = new long[2];

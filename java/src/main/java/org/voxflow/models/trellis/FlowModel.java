@@ -14,4 +14,12 @@ public interface FlowModel {
     Map<String, Tensor> namedParameters();
 
     long parameterCount();
+
+    /**
+     * Activation checkpointing of the transformer blocks while training (TRELLIS's use_checkpoint, which sets the
+     * initial value): blocks keep only their inputs and recompute in backward (see autograd.Checkpoint).
+     */
+    void setCheckpointing(boolean on);
+
+    boolean checkpointing();
 }

@@ -7,7 +7,8 @@ import java.util.Map;
 public record SLatFlowConfig(int resolution, int inChannels, int modelChannels, int condChannels, int outChannels,
                              int numBlocks, int numHeads, double mlpRatio, int patchSize, int numIoResBlocks,
                              int[] ioBlockChannels, boolean useSkipConnection, boolean shareMod, boolean qkRmsNorm,
-                             boolean qkRmsNormCross, boolean useFp16) {
+                             boolean qkRmsNormCross, boolean useFp16,
+        boolean useCheckpoint) {
 
     public static SLatFlowConfig fromArgs(Map<String, Object> args, String where) {
         ModelArgs a = new ModelArgs(where, args);
@@ -25,7 +26,7 @@ public record SLatFlowConfig(int resolution, int inChannels, int modelChannels, 
         int[] io = a.intList("io_block_channels");
         a.string("pe_mode", "ape", "ape");
         boolean fp16 = a.bool("use_fp16", false);
-        a.bool("use_checkpoint", false);
+        boolean ckpt = a.bool("use_checkpoint", false);
         boolean skip = a.bool("use_skip_connection", true);
         boolean share = a.bool("share_mod", false);
         boolean qk = a.bool("qk_rms_norm", false);
@@ -36,7 +37,7 @@ public record SLatFlowConfig(int resolution, int inChannels, int modelChannels, 
         a.check(ioBlocks >= 1, "num_io_res_blocks must be at least 1");
         a.check(h > 0 && ch % Math.max(h, 1) == 0, "model_channels " + ch + " not divisible into " + h + " heads");
         a.finish();
-        return new SLatFlowConfig(res, in, ch, cond, out, blocks, h, mlp, patch, ioBlocks, io, skip, share, qk, qkc, fp16);
+        return new SLatFlowConfig(res, in, ch, cond, out, blocks, h, mlp, patch, ioBlocks, io, skip, share, qk, qkc, fp16, ckpt);
     }
 
     public Map<String, Object> toArgs() {
@@ -54,6 +55,7 @@ public record SLatFlowConfig(int resolution, int inChannels, int modelChannels, 
         m.put("io_block_channels", ioBlockChannels.clone());
         m.put("pe_mode", "ape");
         m.put("use_fp16", useFp16);
+        m.put("use_checkpoint", useCheckpoint);
         m.put("use_skip_connection", useSkipConnection);
         m.put("share_mod", shareMod);
         m.put("qk_rms_norm", qkRmsNorm);

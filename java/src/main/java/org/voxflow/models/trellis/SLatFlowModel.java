@@ -29,10 +29,12 @@ public final class SLatFlowModel extends Module implements FlowModel {
     private final Linear sharedAdaLN, inputLayer, outLayer;
     private final List<SparseResBlock3d> inputBlocks = new ArrayList<>(), outBlocks = new ArrayList<>();
     private final ModulatedCrossBlock[] blocks;
+    private volatile boolean checkpointing;
 
     public SLatFlowModel(Backend be, SLatFlowConfig cfg) {
         super(be);
         this.cfg = cfg;
+        this.checkpointing = cfg.useCheckpoint();
         int ch = cfg.modelChannels();
         int[] io = cfg.ioBlockChannels();
         tEmbedder = child("t_embedder", new TimestepEmbedder(be, ch));
@@ -93,7 +95,10 @@ public final class SLatFlowModel extends Module implements FlowModel {
         RowLayout ctxLayout = RowLayout.uniform(b, l);
         for (ModulatedCrossBlock block : blocks) {
             Tensor in = feats, e = emb;
-            feats = InferenceScope.run(() -> block.forward(in, layout, e, ctx, ctxLayout));
+            feats = checkpointing
+                    ? org.voxflow.autograd.Checkpoint.run(xs -> block.forward(xs[0], layout, xs[1], xs[2], ctxLayout),
+                            new Tensor[] {in, e, ctx}, block.namedParameters().values())
+                    : InferenceScope.run(() -> block.forward(in, layout, e, ctx, ctxLayout));
         }
         h = h.withFeats(feats);
         for (int i = 0; i < outBlocks.size(); i++) {
@@ -103,6 +108,10 @@ public final class SLatFlowModel extends Module implements FlowModel {
         }
         return h.withFeats(outLayer.forward(F.layerNorm(h.feats(), null, null, 1e-5f)));
     }
+
+    @Override public void setCheckpointing(boolean on) { checkpointing = on; }
+
+    @Override public boolean checkpointing() { return checkpointing; }
 
     @Override public String className() { return CLASS_NAME; }
 

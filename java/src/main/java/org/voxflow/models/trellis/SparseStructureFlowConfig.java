@@ -6,7 +6,8 @@ import java.util.Map;
 /** The arguments of TRELLIS's SparseStructureFlowModel (stage 1, dense). */
 public record SparseStructureFlowConfig(int resolution, int inChannels, int modelChannels, int condChannels,
                                         int outChannels, int numBlocks, int numHeads, double mlpRatio, int patchSize,
-                                        boolean shareMod, boolean qkRmsNorm, boolean qkRmsNormCross, boolean useFp16) {
+                                        boolean shareMod, boolean qkRmsNorm, boolean qkRmsNormCross, boolean useFp16,
+        boolean useCheckpoint) {
 
     public static SparseStructureFlowConfig fromArgs(Map<String, Object> args, String where) {
         ModelArgs a = new ModelArgs(where, args);
@@ -22,7 +23,7 @@ public record SparseStructureFlowConfig(int resolution, int inChannels, int mode
         int patch = a.integer("patch_size", 2);
         a.string("pe_mode", "ape", "ape");
         boolean fp16 = a.bool("use_fp16", false);
-        a.bool("use_checkpoint", false);
+        boolean ckpt = a.bool("use_checkpoint", false);
         boolean share = a.bool("share_mod", false);
         boolean qk = a.bool("qk_rms_norm", false);
         boolean qkc = a.bool("qk_rms_norm_cross", false);
@@ -30,7 +31,7 @@ public record SparseStructureFlowConfig(int resolution, int inChannels, int mode
         a.check(patch > 0 && res % Math.max(patch, 1) == 0, "resolution " + res + " is not a multiple of patch_size " + patch);
         a.check(h > 0 && ch % Math.max(h, 1) == 0, "model_channels " + ch + " not divisible into " + h + " heads");
         a.finish();
-        return new SparseStructureFlowConfig(res, in, ch, cond, out, blocks, h, mlp, patch, share, qk, qkc, fp16);
+        return new SparseStructureFlowConfig(res, in, ch, cond, out, blocks, h, mlp, patch, share, qk, qkc, fp16, ckpt);
     }
 
     public Map<String, Object> toArgs() {
@@ -46,6 +47,7 @@ public record SparseStructureFlowConfig(int resolution, int inChannels, int mode
         m.put("patch_size", (long) patchSize);
         m.put("pe_mode", "ape");
         m.put("use_fp16", useFp16);
+        m.put("use_checkpoint", useCheckpoint);
         m.put("share_mod", shareMod);
         m.put("qk_rms_norm", qkRmsNorm);
         m.put("qk_rms_norm_cross", qkRmsNormCross);

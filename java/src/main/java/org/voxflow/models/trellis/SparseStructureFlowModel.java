@@ -24,12 +24,14 @@ public final class SparseStructureFlowModel extends Module implements FlowModel 
     private final TimestepEmbedder tEmbedder;
     private final Linear sharedAdaLN, inputLayer, outLayer;
     private final ModulatedCrossBlock[] blocks;
+    private volatile boolean checkpointing;
     private final Tensor posEmb;
     private final int tokensPerSide;
 
     public SparseStructureFlowModel(Backend be, SparseStructureFlowConfig cfg) {
         super(be);
         this.cfg = cfg;
+        this.checkpointing = cfg.useCheckpoint();
         int p = cfg.patchSize(), ch = cfg.modelChannels();
         tokensPerSide = cfg.resolution() / p;
         tEmbedder = child("t_embedder", new TimestepEmbedder(be, ch));
@@ -81,7 +83,10 @@ public final class SparseStructureFlowModel extends Module implements FlowModel 
         RowLayout ctxLayout = RowLayout.uniform(b, l);
         for (ModulatedCrossBlock block : blocks) {
             Tensor in = h, e = emb;
-            h = InferenceScope.run(() -> block.forward(in, layout, e, ctx, ctxLayout));
+            h = checkpointing
+                    ? org.voxflow.autograd.Checkpoint.run(xs -> block.forward(xs[0], layout, xs[1], xs[2], ctxLayout),
+                            new Tensor[] {in, e, ctx}, block.namedParameters().values())
+                    : InferenceScope.run(() -> block.forward(in, layout, e, ctx, ctxLayout));
         }
         h = F.layerNorm(h, null, null, 1e-5f);
         h = outLayer.forward(h);
@@ -92,6 +97,10 @@ public final class SparseStructureFlowModel extends Module implements FlowModel 
         h = F.contiguous(F.permute(h, 0, 1, 5, 2, 6, 3, 7, 4));
         return F.reshape(h, b, co, r, r, r);
     }
+
+    @Override public void setCheckpointing(boolean on) { checkpointing = on; }
+
+    @Override public boolean checkpointing() { return checkpointing; }
 
     @Override public String className() { return CLASS_NAME; }
 
