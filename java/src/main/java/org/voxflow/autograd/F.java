@@ -287,10 +287,36 @@ public final class F {
 
     public static Tensor matmul(Tensor a, Tensor b) { return matmul(a, b, false, false); }
 
-    /** x @ weight^T + bias, PyTorch's Linear layout (weight [out, in]). */
+    /**
+     * x @ weight^T + bias, PyTorch's Linear layout (weight [out, in]); one op so that GPUs can add the bias in the
+     * GEMM's epilogue. The rules are matmul's and add's, in the same order as composing them.
+     */
     public static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
-        Tensor y = matmul(x, weight, false, true);
-        return bias == null ? y : add(y, bias);
+        Tensor y = be(x).linear(x, weight, bias, false);
+        Tensor[] in = bias == null ? new Tensor[] {x, weight} : new Tensor[] {x, weight, bias};
+        return record("linear", y, in, g -> {
+            Tensor gx = x.requiresGrad() ? sumTo(matmul(g, weight, false, false), x.shape()) : null;
+            Tensor gw = weight.requiresGrad() ? sumTo(matmul(g, x, true, false), weight.shape()) : null;
+            if (bias == null) return new Tensor[] {gx, gw};
+            return new Tensor[] {gx, gw, bias.requiresGrad() ? sumTo(g, bias.shape()) : null};
+        }, () -> {
+            Tensor t = null;
+            if (x.tangent() != null) t = matmul(x.tangent(), weight, false, true);
+            if (weight.tangent() != null) { Tensor u = matmul(x, weight.tangent(), false, true); t = t == null ? u : add(t, u); }
+            if (t == null) t = be(x).zeros(DType.F32, y.shape());
+            return bias == null ? t : add(t, tan(bias));
+        });
+    }
+
+    /**
+     * gelu(linear(x, weight, bias)). Where nothing is recorded and no tangent rides along (sampling), the backend
+     * runs it as one op (on GPUs the GELU joins the bias in the GEMM epilogue); otherwise it composes the two ops.
+     */
+    public static Tensor linearGelu(Tensor x, Tensor weight, Tensor bias) {
+        boolean plain = !Grad.enabled() || !(x.requiresGrad() || weight.requiresGrad() || (bias != null && bias.requiresGrad()));
+        boolean tangents = x.tangent() != null || weight.tangent() != null || (bias != null && bias.tangent() != null);
+        if (plain && !tangents) return be(x).linear(x, weight, bias, true);
+        return gelu(linear(x, weight, bias));
     }
 
     // ---- views -------------------------------------------------------------------------------------------------

@@ -1,6 +1,5 @@
 package org.voxflow.nn;
 
-import org.voxflow.autograd.F;
 import org.voxflow.tensor.Backend;
 import org.voxflow.tensor.Tensor;
 
@@ -16,5 +15,5 @@ public final class FeedForward extends Module {
         fc2 = mlp.add("2", new Linear(be, hidden, channels));
     }
 
-    public Tensor forward(Tensor x) { return fc2.forward(F.gelu(fc1.forward(x))); }
+    public Tensor forward(Tensor x) { return fc2.forward(fc1.forwardGelu(x)); }
 }

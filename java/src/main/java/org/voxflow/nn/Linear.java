@@ -21,4 +21,7 @@ public final class Linear extends Module {
     public Linear(Backend be, int in, int out) { this(be, in, out, true); }
 
     public Tensor forward(Tensor x) { return F.linear(x, weight, bias); }
+
+    /** gelu(forward(x)), fused where the backend can (see F.linearGelu). */
+    public Tensor forwardGelu(Tensor x) { return F.linearGelu(x, weight, bias); }
 }

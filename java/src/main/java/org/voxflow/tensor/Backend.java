@@ -74,6 +74,24 @@ public interface Backend {
      */
     Tensor matmul(Tensor a, Tensor b, boolean transA, boolean transB);
 
+    /**
+     * PyTorch's Linear, optionally followed by GELU (tanh approximation): x [..., K] @ weight^T ([N, K]) + bias ([N]
+     * or null). This composition is the reference; GPU backends run the bias and the activation in the GEMM's
+     * epilogue instead of as separate passes over the output.
+     */
+    default Tensor linear(Tensor x, Tensor weight, Tensor bias, boolean gelu) {
+        Tensor y = matmul(x, weight, false, true);
+        if (bias != null) {
+            Tensor b = binary(BinaryOp.ADD, y, bias);
+            y.close();
+            y = b;
+        }
+        if (!gelu) return y;
+        Tensor a = unary(UnaryOp.GELU_TANH, y);
+        y.close();
+        return a;
+    }
+
     // ---- fused ops (composites on the CPU, single kernels on the GPU) -----------------------------------------
 
     /** Softmax over the last axis. */

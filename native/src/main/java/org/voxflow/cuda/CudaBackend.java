@@ -29,6 +29,7 @@ public final class CudaBackend implements Backend {
     private final long stream;
     private final DeviceMemory memory;
     private final CublasGemm blas;
+    private final CublasLtLinear lt;
     private final HostStaging staging;
     private final CastCache casts = new CastCache();
 
@@ -40,7 +41,9 @@ public final class CudaBackend implements Backend {
         check(VoxKernels.vf_stream_create(s), "cudaStreamCreateWithFlags");
         this.stream = s[0];
         this.memory = new DeviceMemory(ordinal, stream);
-        this.blas = new CublasGemm(stream, memory.allocate(CublasGemm.WORKSPACE_BYTES)); // held for the process
+        long workspace = memory.allocate(CublasGemm.WORKSPACE_BYTES); // held for the process, shared by both handles
+        this.blas = new CublasGemm(stream, workspace);
+        this.lt = new CublasLtLinear(stream, workspace, CublasGemm.WORKSPACE_BYTES);
         this.staging = new HostStaging(stream);
     }
 
@@ -375,6 +378,15 @@ public final class CudaBackend implements Backend {
     @Override public Tensor matmul(Tensor a, Tensor b, boolean transA, boolean transB) {
         return CudaMatmul.matmul(this, blas, a, b, transA, transB);
     }
+
+    /** Bias (and GELU) in cuBLASLt's epilogue for 16-bit GEMMs; the composite otherwise. */
+    @Override public Tensor linear(Tensor x, Tensor weight, Tensor bias, boolean gelu) {
+        Tensor fused = linearFused ? CudaMatmul.linear(this, lt, x, weight, bias, gelu) : null;
+        return fused != null ? fused : Backend.super.linear(x, weight, bias, gelu);
+    }
+
+    /** -Dvoxflow.cuda.fusedLinear=false runs Linear as GEMM + bias + GELU passes (for comparisons). */
+    static volatile boolean linearFused = !"false".equals(System.getProperty("voxflow.cuda.fusedLinear"));
 
     /** Package access for the op helpers. */
     Tensor denseOf(Tensor t, DType dtype) { return dense(t, dtype); }

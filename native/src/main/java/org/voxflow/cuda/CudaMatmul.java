@@ -91,4 +91,42 @@ final class CudaMatmul {
         long bs = bl.rank() == 0 ? 0 : bl.strides()[0][0];
         return new Operand(t, trans ^ flip, (int) ld, bs);
     }
+
+    /**
+     * The fused Linear (see Backend#linear) on cuBLASLt for 16-bit GEMMs (bf16/f16 operands, or f32 under bf16
+     * autocast), or null when this case goes the composite way: f32/TF32 GEMMs, shapes or alignments the epilogue
+     * kernels do not take, or no algorithm from the heuristic.
+     */
+    static Tensor linear(CudaBackend be, CublasLtLinear lt, Tensor x0, Tensor w0, Tensor bias0, boolean gelu) {
+        if (x0.dim() < 1 || w0.dim() != 2 || !x0.dtype().isFloating() || !w0.dtype().isFloating()) return null;
+        DType type = x0.dtype() == w0.dtype() && x0.dtype() != DType.F32 ? x0.dtype() : DType.F32;
+        type = CudaAutocast.gemmType(type);
+        if (type == DType.F32) return null;
+        int k = x0.size(-1), n = w0.size(0);
+        if (w0.size(1) != k) return null; // the composite path reports the mismatch
+        if (bias0 != null && (bias0.dim() != 1 || bias0.size(0) != n)) return null;
+        long rows = x0.numel() / Math.max(k, 1);
+        if (k % 8 != 0 || n % 8 != 0 || rows == 0 || rows > Integer.MAX_VALUE) return null;
+        int m = (int) rows;
+        Tensor cw = be.casts().get(be, w0, type);
+        Tensor w = cw != null ? cw : be.denseOf(w0, type);
+        Tensor x = be.denseOf(x0, type);
+        Tensor bias = bias0 == null ? null : be.denseOf(bias0, DType.F32);
+        try {
+            if (CudaBackend.addr(x) % 16 != 0 || CudaBackend.addr(w) % 16 != 0 || (bias != null && CudaBackend.addr(bias) % 16 != 0)) return null;
+            int[] outShape = x0.shape().clone();
+            outShape[outShape.length - 1] = n;
+            Tensor out = be.empty(DType.F32, outShape);
+            if (!lt.run(type, m, n, k, CudaBackend.addr(x), k, CudaBackend.addr(w), bias == null ? 0 : CudaBackend.addr(bias), gelu,
+                    CudaBackend.addr(out))) {
+                out.close();
+                return null;
+            }
+            return out;
+        } finally {
+            if (cw == null) CudaBackend.releaseTemp(w, w0);
+            CudaBackend.releaseTemp(x, x0);
+            if (bias != null) CudaBackend.releaseTemp(bias, bias0);
+        }
+    }
 }

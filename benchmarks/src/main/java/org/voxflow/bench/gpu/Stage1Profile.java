@@ -1,0 +1,57 @@
+package org.voxflow.bench.gpu;
+
+import java.util.Locale;
+import org.voxflow.autograd.Grad;
+import org.voxflow.models.trellis.SparseStructureFlowModel;
+import org.voxflow.tensor.Backend;
+import org.voxflow.tensor.MemoryScope;
+import org.voxflow.tensor.Recording;
+import org.voxflow.tensor.Tensor;
+
+/**
+ * A plain loop over the TRELLIS-large stage-1 forward (bf16 autocast, batch 1), eager and replayed from a CUDA graph,
+ * for profilers (nsys, ncu) that want a short process with a known number of forwards rather than JMH's forks.
+ *
+ * <pre>bin/voxflow-run org.voxflow.bench.gpu.Stage1Profile [iterations]</pre>
+ */
+public final class Stage1Profile {
+    private Stage1Profile() {}
+
+    public static void main(String[] args) throws Exception {
+        int iters = args.length > 0 ? Integer.parseInt(args[0]) : 10;
+        Backend be = GpuBench.backend();
+        SparseStructureFlowModel model = GpuBench.stage1(be);
+        int r = GpuBench.stage1Resolution();
+        Tensor x = GpuBench.randn(be, 11, 1, 8, r, r, r), cond = GpuBench.randn(be, 12, 1, GpuBench.condTokens(), GpuBench.channels());
+        Tensor t = MemoryScope.outside(() -> be.full(500f, 1));
+        try (AutoCloseable prec = GpuBench.precision(be, "autocast")) {
+            Tensor out = null;
+            for (int i = 0; i < 3; i++) {
+                try (var ng = Grad.noGrad(); MemoryScope s = MemoryScope.open()) {
+                    Tensor y = model.forward(x, t, cond);
+                    if (out == null) out = MemoryScope.outside(() -> be.copy(y));
+                }
+            }
+            GpuBench.sync(be);
+            long t0 = System.nanoTime();
+            for (int i = 0; i < iters; i++) {
+                try (var ng = Grad.noGrad(); MemoryScope s = MemoryScope.open()) { model.forward(x, t, cond); }
+            }
+            GpuBench.sync(be);
+            double eager = (System.nanoTime() - t0) / 1e6 / iters;
+            Tensor o = out;
+            Recording g = be.record(() -> {
+                try (var ng = Grad.noGrad(); MemoryScope s = MemoryScope.open()) { be.assign(o, model.forward(x, t, cond)); }
+            });
+            g.replay();
+            GpuBench.sync(be);
+            t0 = System.nanoTime();
+            for (int i = 0; i < iters; i++) g.replay();
+            GpuBench.sync(be);
+            double graph = (System.nanoTime() - t0) / 1e6 / iters;
+            System.out.printf(Locale.ROOT, "[profile] stage-1 forward TRELLIS-large b1 autocast: eager %.2f ms, graph %.2f ms (%,d nodes)%n",
+                    eager, graph, g.operations());
+            g.close();
+        }
+    }
+}
