@@ -109,6 +109,25 @@ __global__ void where_kernel(VfLayout L, long long n, const float* c, const floa
     }
 }
 
+// a * b + c with the CPU's rounding: __fmul_rn / __fadd_rn keep nvcc from contracting into one fma. A dense
+// unbroadcast case (the gated residual of dense tokens with a [B, 1, C] gate still broadcasts) goes through the same
+// index arithmetic; 32-bit indices when they fit, since 64-bit division dominates the offset computation.
+template <typename I>
+__global__ void fma_kernel(VfLayout L, I n, const float* a, const float* b, const float* c, float* out) {
+    for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < n; i += (I)gridDim.x * blockDim.x) {
+        I off[3] = {0, 0, 0}, r = i;
+        for (int d = L.rank - 1; d >= 0; d--) {
+            I sz = (I)L.shape[d];
+            I q = r / sz, k = r - q * sz;
+            r = q;
+            off[0] += k * (I)L.stride[0][d];
+            off[1] += k * (I)L.stride[1][d];
+            off[2] += k * (I)L.stride[2][d];
+        }
+        out[i] = __fadd_rn(__fmul_rn(a[off[0]], b[off[1]]), c[off[2]]);
+    }
+}
+
 // ---- dtype conversion (the CPU reference's rules: RNE to 16-bit floats, truncation float -> int) -------------
 template <typename T> struct IsInt { static constexpr bool value = false; };
 template <> struct IsInt<int> { static constexpr bool value = true; };
@@ -238,6 +257,28 @@ int vf_where(int rank, const int* shape, long long cond, const long long* cStrid
     if (n == 0) return 0;
     where_kernel<<<vf_blocks(n, THREADS), THREADS, 0, VF_STREAM(stream)>>>(
         L, n, VF_PTR(const float, cond), VF_PTR(const float, a), VF_PTR(const float, b), VF_PTR(float, out));
+    return vf_launch_status();
+}
+
+int vf_fma(int rank, const int* shape, long long a, const long long* aStrides, long long b, const long long* bStrides,
+           long long c, const long long* cStrides, long long out, long long stream) {
+    VfLayout L;
+    if (!vf_make_layout(L, rank, shape, aStrides, bStrides, cStrides)) return (int)cudaErrorInvalidValue;
+    long long n = vf_numel(rank, shape);
+    if (n == 0) return 0;
+    // 32-bit offsets when every offset fits (the largest reachable offset of each operand is below 2^31)
+    bool small = n < (1LL << 31);
+    for (int o = 0; o < 3 && small; o++) {
+        long long far = 0;
+        for (int d = 0; d < rank; d++) far += (long long)(shape[d] - 1) * L.stride[o][d];
+        small = far < (1LL << 31);
+    }
+    if (small)
+        fma_kernel<int><<<vf_blocks(n, THREADS), THREADS, 0, VF_STREAM(stream)>>>(
+            L, (int)n, VF_PTR(const float, a), VF_PTR(const float, b), VF_PTR(const float, c), VF_PTR(float, out));
+    else
+        fma_kernel<long long><<<vf_blocks(n, THREADS), THREADS, 0, VF_STREAM(stream)>>>(
+            L, n, VF_PTR(const float, a), VF_PTR(const float, b), VF_PTR(const float, c), VF_PTR(float, out));
     return vf_launch_status();
 }
 

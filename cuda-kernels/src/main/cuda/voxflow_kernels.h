@@ -77,6 +77,10 @@ int vf_binary(int op, int rank, const int* shape, long long a, const long long* 
 int vf_where(int rank, const int* shape, long long cond, const long long* cStrides, long long a,
              const long long* aStrides, long long b, const long long* bStrides, long long out, long long stream);
 
+/* out = a * b + c (f32, broadcasting through zero strides), rounded as a multiply then an add (no contraction). */
+int vf_fma(int rank, const int* shape, long long a, const long long* aStrides, long long b, const long long* bStrides,
+           long long c, const long long* cStrides, long long out, long long stream);
+
 /* ---- row-wise (last axis of a dense f32 [rows, cols]) ---------------------------------------------------------- */
 /* op = ReduceOp ordinal (sum, mean, max, min) */
 int vf_reduce_rows(int op, long long x, long long out, long long rows, long long cols, long long stream);

@@ -122,6 +122,16 @@ public final class F {
                 () -> sub(div(tan(a), b), div(mul(a, tan(b)), mul(b, b))));
     }
 
+    /** a * b + c with broadcasting, rounded like mul then add (see {@link Backend#fma}): one pass on GPUs. */
+    public static Tensor fma(Tensor a, Tensor b, Tensor c) {
+        Tensor out = be(a, b).fma(a, b, c);
+        return record("fma", out, new Tensor[] {a, b, c},
+                g -> new Tensor[] {a.requiresGrad() ? sumTo(mul(g, b), a.shape()) : null,
+                                   b.requiresGrad() ? sumTo(mul(g, a), b.shape()) : null,
+                                   c.requiresGrad() ? sumTo(g, c.shape()) : null},
+                () -> add(add(mul(tan(a), b), mul(a, tan(b))), tan(c)));
+    }
+
     /** Elementwise maximum; ties send the gradient to a. */
     public static Tensor maximum(Tensor a, Tensor b) {
         Tensor out = be(a, b).binary(BinaryOp.MAX, a, b);

@@ -36,22 +36,31 @@ public final class ModulatedCrossBlock extends Module {
      */
     public Tensor forward(Tensor x, RowLayout layout, Tensor mod, Tensor ctx, RowLayout ctxLayout) {
         Tensor m = adaLN == null ? mod : adaLN.forward(F.silu(mod));
-        Tensor[] p = F.chunk(layout.perRow(m), 6, 1);
-        Tensor shiftMsa = p[0], scaleMsa = p[1], gateMsa = p[2], shiftMlp = p[3], scaleMlp = p[4], gateMlp = p[5];
+        Tensor[] p = F.chunk(m, 6, 1);
+        // per-instance [B, C] values broadcast over the rows: dense batches never materialise them per token
+        Tensor shiftMsa = layout.broadcastable(p[0]), scaleMsa = layout.broadcastable(F.add(p[1], 1f)),
+                gateMsa = layout.broadcastable(p[2]), shiftMlp = layout.broadcastable(p[3]),
+                scaleMlp = layout.broadcastable(F.add(p[4], 1f)), gateMlp = layout.broadcastable(p[5]);
         int[] cu = layout.offsets();
-        Tensor h = modulate(norm1.forward(x), shiftMsa, scaleMsa);
+        int n = x.size(0), c = x.size(1);
+        Tensor h = modulate(layout, norm1.forward(x), shiftMsa, scaleMsa);
         h = selfAttn.forward(h, cu);
-        x = F.add(x, F.mul(h, gateMsa));
+        x = gatedResidual(layout, x, h, gateMsa);
         h = crossAttn.forward(norm2.forward(x), cu, ctx, ctxLayout.offsets());
         x = F.add(x, h);
-        h = modulate(norm3.forward(x), shiftMlp, scaleMlp);
+        h = modulate(layout, norm3.forward(x), shiftMlp, scaleMlp);
         h = mlp.forward(h);
-        return F.add(x, F.mul(h, gateMlp));
+        return gatedResidual(layout, x, h, gateMlp);
     }
 
-    /** h * (1 + scale) + shift. */
-    static Tensor modulate(Tensor h, Tensor shift, Tensor scale) {
-        return F.add(F.add(h, F.mul(h, scale)), shift);
+    /** h (1 + scale) + shift, TRELLIS's modulate, with onePlusScale = 1 + scale already formed. */
+    static Tensor modulate(RowLayout layout, Tensor h, Tensor shift, Tensor onePlusScale) {
+        return F.reshape(F.fma(layout.byInstance(h), onePlusScale, shift), h.shape());
+    }
+
+    /** x + h gate. */
+    static Tensor gatedResidual(RowLayout layout, Tensor x, Tensor h, Tensor gate) {
+        return F.reshape(F.fma(layout.byInstance(h), gate, layout.byInstance(x)), x.shape());
     }
 
     public int channels() { return channels; }

@@ -40,6 +40,26 @@ public final class RowLayout {
         return rowInstance;
     }
 
+    /** Whether every instance has the same number of rows (dense batches). */
+    public boolean uniform() {
+        for (int b = 1; b < batch(); b++) if (length(b) != length(0)) return false;
+        return true;
+    }
+
+    /**
+     * Token rows x [N, C] in the shape against which per-instance values broadcast: [B, L, C] for uniform layouts (a
+     * free view), x itself otherwise. {@link #broadcastable} gives the matching per-instance shape.
+     */
+    public Tensor byInstance(Tensor x) { return uniform() && batch() > 0 ? F.reshape(x, batch(), length(0), x.size(1)) : x; }
+
+    /**
+     * Per-instance values [B, C] shaped to broadcast against {@link #byInstance}: [B, 1, C] when uniform (nothing
+     * materialised), else gathered per row, [N, C].
+     */
+    public Tensor broadcastable(Tensor perInstance) {
+        return uniform() && batch() > 0 ? F.unsqueeze(perInstance, 1) : perRow(perInstance);
+    }
+
     /** Per-instance rows [B, C] repeated for every token row: [N, C]. */
     public Tensor perRow(Tensor perInstance) { return F.indexSelect(perInstance, 0, rowInstance(perInstance.backend())); }
 }

@@ -53,6 +53,17 @@ public interface Backend {
 
     Tensor binary(BinaryOp op, Tensor a, Tensor b);
 
+    /**
+     * a * b + c with broadcasting, rounded as the multiply and then the add (no fused-multiply-add contraction), so it
+     * equals composing the two ops; GPUs make it one pass (adaLN modulation, gated residuals).
+     */
+    default Tensor fma(Tensor a, Tensor b, Tensor c) {
+        Tensor p = binary(BinaryOp.MUL, a, b);
+        Tensor r = binary(BinaryOp.ADD, p, c);
+        p.close();
+        return r;
+    }
+
     /** alpha * x + beta. */
     Tensor affine(Tensor x, float alpha, float beta);
 

@@ -320,6 +320,22 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    @Override public Tensor fma(Tensor a, Tensor b, Tensor c) {
+        int[] shape = Shapes.broadcast(Shapes.broadcast(a.shape(), b.shape()), c.shape());
+        Tensor af = f32(a), bf = f32(b), cf = f32(c);
+        try {
+            Tensor out = empty(DType.F32, shape);
+            Strided l = Strided.of(shape, af.expand(shape).strides(), bf.expand(shape).strides(), cf.expand(shape).strides());
+            check(VoxKernels.vf_fma(l.rank(), l.shape(), addr(af), l.strides()[0], addr(bf), l.strides()[1], addr(cf),
+                    l.strides()[2], addr(out), stream), "vf_fma");
+            return out;
+        } finally {
+            release(af, a);
+            release(bf, b);
+            release(cf, c);
+        }
+    }
+
     // ---- reductions -----------------------------------------------------------------------------------------------
 
     @Override public Tensor reduce(ReduceOp op, Tensor x, int[] axes, boolean keepDims) {

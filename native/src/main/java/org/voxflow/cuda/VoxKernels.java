@@ -66,6 +66,9 @@ final class VoxKernels {
     static native int vf_where(int rank, int[] shape, long cond, @Cast("const long long*") long[] cStrides, long a,
                                @Cast("const long long*") long[] aStrides, long b, @Cast("const long long*") long[] bStrides,
                                long out, long stream);
+    static native int vf_fma(int rank, int[] shape, long a, @Cast("const long long*") long[] aStrides, long b,
+                             @Cast("const long long*") long[] bStrides, long c, @Cast("const long long*") long[] cStrides,
+                             long out, long stream);
 
     // ---- rows ----
     static native int vf_reduce_rows(int op, long x, long out, long rows, long cols, long stream);

@@ -68,6 +68,8 @@ class GradcheckTest {
                 check("matmul " + ta + tb, x -> F.matmul(x[0], x[1], ta, tb), a, b);
             }
         check("linear", x -> F.linear(x[0], x[1], x[2]), randn(1, 2, 3, 4), randn(2, 5, 4), randn(3, 5));
+        check("linear without bias", x -> F.linear(x[0], x[1], null), randn(1, 3, 4), randn(2, 5, 4));
+        check("fma broadcast", x -> F.fma(x[0], x[1], x[2]), randn(1, 2, 3, 4), randn(2, 2, 1, 4), randn(3, 3, 4));
     }
 
     @Test void viewsAndShapes() {

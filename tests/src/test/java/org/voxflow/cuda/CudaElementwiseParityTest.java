@@ -120,6 +120,22 @@ class CudaElementwiseParityTest extends GpuParityBase {
         assertSame("where with an int mask", cpu.where(ci, a[0], b[0]), gpu.where(gpu.copy(ci), a[1], b[1]), 0, 0);
     }
 
+    /** Bit-equal to the CPU's multiply-then-add: the kernel must not contract into a fused multiply-add. */
+    @Test
+    void fmaRoundsLikeMulThenAdd() {
+        int[][][] shapes = {
+                {{2, 7, 33}, {2, 1, 33}, {2, 1, 33}},   // modulation: per-instance scale and shift
+                {{2, 7, 33}, {2, 1, 33}, {2, 7, 33}},   // gated residual
+                {{1}, {1}, {1}}, {{5, 1}, {1, 6}, {5, 6}}, {{3, 4}, {4}, {1}}};
+        for (int[][] s : shapes) {
+            Tensor[] a = randnPair(s[0]), b = randnPair(s[1]), c = randnPair(s[2]);
+            assertSame("fma " + java.util.Arrays.deepToString(s), cpu.fma(a[0], b[0], c[0]), gpu.fma(a[1], b[1], c[1]), 0, 0);
+        }
+        Tensor[] a = randnPair(4, 6);
+        assertSame("fma of views", cpu.fma(a[0].transpose(0, 1), a[0].transpose(0, 1), a[0].slice(0, 0, 1).transpose(0, 1)),
+                gpu.fma(a[1].transpose(0, 1), a[1].transpose(0, 1), a[1].slice(0, 0, 1).transpose(0, 1)), 0, 0);
+    }
+
     @Test
     void assignAndConcat() {
         Tensor[] src = randnPair(3, 4);
