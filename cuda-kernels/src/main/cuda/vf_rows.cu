@@ -121,6 +121,23 @@ __global__ void normalize_kernel(const float* x, float* xhat, float* rstd, long 
     }
 }
 
+// x / max(||x||_2, eps) per row (PyTorch F.normalize). Rows come from a two-level view (outer x inner rows, e.g.
+// tokens x heads of a q slice inside a packed qkv), so the slice needs no contiguous copy first; out is dense.
+template <int TPR>
+__global__ void l2_normalize_kernel(const float* x, float* out, long long rows, long long inner, long long strideOuter,
+                                    long long strideInner, long long cols, float eps) {
+    RowGrid<TPR> g;
+    for (long long r = g.row; r < rows; r += g.step) {
+        long long o = r / inner, i = r - o * inner;
+        const float* p = x + o * strideOuter + i * strideInner;
+        float s = 0.f;
+        for (long long c = g.t; c < cols; c += TPR) s += p[c] * p[c];
+        float n = fmaxf(sqrtf(group_reduce<TPR, 0>(s)), eps);
+        float* q = out + r * cols;
+        for (long long c = g.t; c < cols; c += TPR) q[c] = p[c] / n;
+    }
+}
+
 template <int TPR>
 __global__ void normalize_backward_kernel(const float* dy, const float* xhat, const float* rstd, float* dx,
                                           long long rows, long long cols) {
@@ -229,6 +246,13 @@ int vf_softmax_backward(long long y, long long dy, long long dx, long long rows,
 int vf_normalize(long long x, long long xhat, long long rstd, long long rows, long long cols, float eps,
                  long long stream) {
     VF_ROW_LAUNCH(normalize_kernel, VF_PTR(const float, x), VF_PTR(float, xhat), VF_PTR(float, rstd), rows, cols, eps);
+}
+
+int vf_l2_normalize(long long x, long long out, long long rows, long long inner, long long strideOuter,
+                    long long strideInner, long long cols, float eps, long long stream) {
+    if (inner < 1) return (int)cudaErrorInvalidValue;
+    VF_ROW_LAUNCH(l2_normalize_kernel, VF_PTR(const float, x), VF_PTR(float, out), rows, inner, strideOuter, strideInner,
+                  cols, eps);
 }
 
 int vf_normalize_backward(long long dy, long long xhat, long long rstd, long long dx, long long rows, long long cols,

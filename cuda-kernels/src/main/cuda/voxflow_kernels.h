@@ -90,6 +90,10 @@ int vf_softmax(long long x, long long y, long long rows, long long cols, long lo
 int vf_softmax_backward(long long y, long long dy, long long dx, long long rows, long long cols, long long stream);
 int vf_normalize(long long x, long long xhat, long long rstd, long long rows, long long cols, float eps,
                  long long stream);
+/* out (dense [rows, cols]) = x / max(||x||_2, eps) per row; row r = (r / inner, r % inner) sits at
+ * x + (r / inner) * strideOuter + (r % inner) * strideInner, its cols contiguous. */
+int vf_l2_normalize(long long x, long long out, long long rows, long long inner, long long strideOuter,
+                    long long strideInner, long long cols, float eps, long long stream);
 int vf_normalize_backward(long long dy, long long xhat, long long rstd, long long dx, long long rows,
                           long long cols, long long stream);
 

@@ -467,10 +467,22 @@ public final class F {
         return y;
     }
 
-    /** x / max(||x||_2, eps) over the last axis (PyTorch F.normalize). */
+    /**
+     * x / max(||x||_2, eps) over the last axis (PyTorch F.normalize). With n the clamped norm and y the output:
+     * backward (g - y sum(g y) [||x|| >= eps]) / n, tangent the same with dx (the clamp's tie sends the derivative
+     * through the norm, as maximum does).
+     */
     public static Tensor l2Normalize(Tensor x, float eps) {
-        Tensor n = sqrt(sum(mul(x, x), new int[] {-1}, true));
-        return div(x, maximum(n, be(x).full(eps, 1)));
+        Tensor y = be(x).l2Normalize(x, eps);
+        Tensor yd = detach(y);
+        java.util.function.Function<Tensor, Tensor> rule = g -> {
+            Tensor norm = sqrt(sum(mul(x, x), new int[] {-1}, true));
+            Tensor n = maximum(norm, be(x).full(eps, 1));
+            Tensor on = be(x).binary(BinaryOp.GE, norm, be(x).full(eps, 1)); // 1 where the norm is not clamped
+            Tensor proj = mul(mul(yd, sum(mul(g, yd), new int[] {-1}, true)), on);
+            return div(sub(g, proj), n);
+        };
+        return record("l2Normalize", y, new Tensor[] {x}, g -> new Tensor[] {rule.apply(g)}, () -> rule.apply(tan(x)));
     }
 
     /**

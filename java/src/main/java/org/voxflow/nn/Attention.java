@@ -61,7 +61,8 @@ public final class Attention extends Module {
             q = qNorm.forward(q);
             k = kNorm.forward(k);
         }
-        Tensor h = F.attention(F.contiguous(q), F.contiguous(k), F.contiguous(v), cuQ, cuK, (float) (1.0 / Math.sqrt(headDim)));
+        // q, k, v may be strided slices of the packed projections: backends read or convert views themselves
+        Tensor h = F.attention(q, k, v, cuQ, cuK, (float) (1.0 / Math.sqrt(headDim)));
         return toOut.forward(F.reshape(h, n, heads * headDim));
     }
 

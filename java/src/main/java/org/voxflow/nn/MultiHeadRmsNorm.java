@@ -19,5 +19,6 @@ public final class MultiHeadRmsNorm extends Module {
         this.scale = (float) Math.sqrt(headDim);
     }
 
-    public Tensor forward(Tensor x) { return F.mul(F.mul(F.l2Normalize(x, 1e-12f), gamma), scale); }
+    /** Two passes: the row normalization (reading a q/k slice in place) and one multiply by gamma sqrt(head_dim). */
+    public Tensor forward(Tensor x) { return F.mul(F.l2Normalize(x, 1e-12f), F.mul(gamma, scale)); }
 }

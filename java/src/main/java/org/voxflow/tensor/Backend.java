@@ -117,6 +117,21 @@ public interface Backend {
      */
     Tensor[] normalize(Tensor x, float eps);
 
+    /**
+     * x / max(||x||_2, eps) over the last axis (PyTorch F.normalize). This composition is the reference; GPUs run one
+     * row kernel that also reads strided head slices in place.
+     */
+    default Tensor l2Normalize(Tensor x, float eps) {
+        Tensor sq = binary(BinaryOp.MUL, x, x);
+        Tensor ss = reduce(ReduceOp.SUM, sq, new int[] {-1}, true);
+        Tensor n = unary(UnaryOp.SQRT, ss);
+        Tensor e = full(eps, 1);
+        Tensor d = binary(BinaryOp.MAX, n, e);
+        Tensor y = binary(BinaryOp.DIV, x, d);
+        for (Tensor t : new Tensor[] {sq, ss, n, e, d}) t.close();
+        return y;
+    }
+
     /** The normalization's vector-Jacobian product (also its JVP: the Jacobian is symmetric). */
     Tensor normalizeBackward(Tensor dy, Tensor xhat, Tensor rstd);
 

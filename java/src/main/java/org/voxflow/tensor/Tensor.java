@@ -117,19 +117,32 @@ public final class Tensor implements AutoCloseable {
     }
 
     /** Removes/inserts a size-1 axis. */
+    /** A view with a size-1 axis inserted at axis (no copy, whatever the strides). */
     public Tensor unsqueeze(int axis) {
         int ax = axis < 0 ? axis + shape.length + 1 : axis;
+        if (ax < 0 || ax > shape.length) throw new IllegalArgumentException("unsqueeze at " + axis + " of rank " + shape.length);
         int[] s = new int[shape.length + 1];
-        for (int i = 0, j = 0; i < s.length; i++) s[i] = i == ax ? 1 : shape[j++];
-        return reshape(s);
+        long[] st = new long[shape.length + 1];
+        for (int i = 0, j = 0; i < s.length; i++) {
+            if (i == ax) {
+                s[i] = 1;
+                st[i] = j < shape.length ? strides[j] * shape[j] : 1; // any stride serves a size-1 axis
+            } else {
+                s[i] = shape[j];
+                st[i] = strides[j++];
+            }
+        }
+        return new Tensor(storage, s, st, offset);
     }
 
+    /** A view without the size-1 axis (no copy, whatever the strides). */
     public Tensor squeeze(int axis) {
         int ax = Shapes.axis(axis, shape.length);
         if (shape[ax] != 1) throw new IllegalArgumentException("squeeze of axis " + ax + " with size " + shape[ax]);
         int[] s = new int[shape.length - 1];
-        for (int i = 0, j = 0; i < shape.length; i++) if (i != ax) s[j++] = shape[i];
-        return reshape(s);
+        long[] st = new long[shape.length - 1];
+        for (int i = 0, j = 0; i < shape.length; i++) if (i != ax) { s[j] = shape[i]; st[j++] = strides[i]; }
+        return new Tensor(storage, s, st, offset);
     }
 
     /** A dense copy when this view is not contiguous; this tensor itself otherwise. */

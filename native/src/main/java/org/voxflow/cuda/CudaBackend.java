@@ -456,6 +456,31 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /** One row kernel; a [N, H, D] view with unit last stride (a q/k slice of packed qkv) is read in place. */
+    @Override public Tensor l2Normalize(Tensor x, float eps) {
+        int r = x.dim();
+        if (r == 0 || x.numel() == 0) return Backend.super.l2Normalize(x, eps);
+        Tensor xf = f32(x);
+        long[] st = xf.strides();
+        long cols = xf.size(-1);
+        boolean inPlace = xf.size(-1) == 1 || st[r - 1] == 1;
+        long outer = 1, inner = 1, so = 0, si = 0;
+        if (inPlace && r == 3) { outer = xf.size(0); inner = xf.size(1); so = st[0]; si = st[1]; }
+        else if (inPlace && r == 2) { outer = xf.size(0); so = st[0]; }
+        else if (inPlace && r == 1) { outer = 1; }
+        else inPlace = false;
+        Tensor src = inPlace ? xf : dense(xf, DType.F32);
+        try {
+            if (!inPlace) { outer = src.numel() / Math.max(cols, 1); inner = 1; so = cols; si = 0; }
+            Tensor out = empty(DType.F32, x.shape());
+            check(VoxKernels.vf_l2_normalize(addr(src), addr(out), outer * inner, inner, so, si, cols, eps, stream), "vf_l2_normalize");
+            return out;
+        } finally {
+            if (src != xf) src.close();
+            release(xf, x);
+        }
+    }
+
     @Override public Tensor normalizeBackward(Tensor dy, Tensor xhat, Tensor rstd) {
         Tensor gf = dense(f32(dy).expand(xhat.shape()), DType.F32);
         Tensor xf = dense(f32(xhat), DType.F32);

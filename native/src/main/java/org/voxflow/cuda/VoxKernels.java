@@ -76,6 +76,8 @@ final class VoxKernels {
     static native int vf_softmax(long x, long y, long rows, long cols, long stream);
     static native int vf_softmax_backward(long y, long dy, long dx, long rows, long cols, long stream);
     static native int vf_normalize(long x, long xhat, long rstd, long rows, long cols, float eps, long stream);
+    static native int vf_l2_normalize(long x, long out, long rows, long inner, long strideOuter, long strideInner, long cols,
+                                      float eps, long stream);
     static native int vf_normalize_backward(long dy, long xhat, long rstd, long dx, long rows, long cols, long stream);
 
     // ---- indexing ----

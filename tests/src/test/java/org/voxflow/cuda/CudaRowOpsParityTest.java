@@ -7,6 +7,22 @@ import org.voxflow.tensor.Tensor;
 /** Reductions, softmax and the layer-norm core (with their backward rules) against the CPU reference. */
 class CudaRowOpsParityTest extends GpuParityBase {
 
+    /** The fused row normalization against the CPU composite: in-place head slices, plain rows, clamped zero rows. */
+    @Test
+    void l2NormalizeRowsAndHeadSlices() {
+        Tensor[] qkv = randnPair(37, 3, 5, 64);
+        for (int part = 0; part < 3; part++) {
+            int p = part;
+            Tensor c = qkv[0].slice(1, p, p + 1).reshape(37, 5, 64), g = qkv[1].slice(1, p, p + 1).squeeze(1);
+            assertSame("l2 head slice " + p, cpu.l2Normalize(c, 1e-12f), gpu.l2Normalize(g, 1e-12f), 1e-6, 1e-5);
+        }
+        Tensor[] rows = randnPair(9, 300);
+        assertSame("l2 long rows", cpu.l2Normalize(rows[0], 1e-12f), gpu.l2Normalize(rows[1], 1e-12f), 1e-6, 1e-5);
+        assertSame("l2 transposed (copied)", cpu.l2Normalize(rows[0].transpose(0, 1), 1e-3f), gpu.l2Normalize(rows[1].transpose(0, 1), 1e-3f), 1e-6, 1e-5);
+        Tensor[] zeros = pair(new float[] {0, 0, 0, 1e-5f, 0, 0}, 2, 3);
+        assertSame("l2 clamped", cpu.l2Normalize(zeros[0], 1e-3f), gpu.l2Normalize(zeros[1], 1e-3f), 1e-7, 1e-6);
+    }
+
     @Test
     void reductionsOverAnyAxes() {
         Tensor[] x = randnPair(3, 5, 7, 4);
