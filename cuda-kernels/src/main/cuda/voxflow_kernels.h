@@ -122,6 +122,20 @@ int vf_attention_jvp(long long q, long long k, long long v, long long out, long 
                      long long tk, long long tv, long long tout, long long cuQ, long long cuK, int batch, int heads,
                      int d, int dv, int maxQ, float scale, long long stream);
 
+/* ---- flow sampling and distillation losses ---------------------------------------------------------------- */
+/* One Euler step with its x0 prediction (vf_flow.cu), all operands dense f32 of n elements, vNeg 0 when unguided:
+   v = vNeg ? condWeight vCond - negWeight vNeg : vCond; x0 = x0Scale x - x0VelocityScale v; xPrev = x - dt v.
+   Products and differences rounded one by one (no FMA): the CPU reference's bits. */
+int vf_flow_step(long long x, long long vCond, long long vNeg, float condWeight, float negWeight, float dt,
+                 float x0Scale, float x0VelocityScale, long long xPrev, long long x0, long long n, long long stream);
+/* MDT-dist's VM/VD loss term over dense f32 pred, vT, g (n elements) and t (f32, one per sample). Sample b owns
+   elements segOffsets[b] .. segOffsets[b+1] (a host array of samples + 1 non-decreasing offsets from 0 to n):
+   gh = dNorm ? g / (||g_b||_2 + normEps) : g; d = pred - (vT - t_b gh); loss (one f32) = mean(lambda d^2);
+   grad (0: not wanted) = gradScale (2 d). Uses a stream-ordered scratch. */
+int vf_mdt_velocity_loss(long long pred, long long vT, long long g, long long t, const long long* segOffsets,
+                         int samples, int dNorm, float normEps, float lambda, float gradScale, long long loss,
+                         long long grad, long long n, long long stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,6 +26,7 @@ import org.voxflow.tensor.UnaryOp;
  * softmax         y (g - sum(g y))                            y (dx - sum(dx y))
  * normalize       rstd (g - mean g - xhat mean(g xhat))       same with dx (symmetric Jacobian)
  * attention       flash-style backward                        d(PV) along (dq, dk, dv)
+ * mdt loss        g (lambda/n) 2 (pred - target), to pred       sum(dL/dpred dpred)
  * views           the inverse view                            the same view of dx
  * </pre>
  */
@@ -505,6 +506,48 @@ public final class F {
         Tensor o = attention(reshape(contiguous(q), b * lq, h, d), reshape(contiguous(k), b * lk, h, d),
                 reshape(contiguous(v), b * lk, h, dv), cuQ, cuK, (float) (1.0 / Math.sqrt(d)));
         return reshape(o, b, lq, h, dv);
+    }
+
+    /**
+     * One MDT-dist velocity-matching loss term (VM, or VD with its straight-through v_fake) as a single op over
+     * {@link Backend#mdtVelocityLoss}: lambda * mean((pred + s - sg(s) - target)^2), target = vT - t_b gh with
+     * gh = g / (||g_b||_2 + normEps) per sample when dNorm (else g). s - sg(s) is zero in value, so the op computes
+     * the plain difference and s (null: absent) receives exactly pred's gradient, which is how VD's gradient reaches
+     * the student's one-step sample. vT, g and t are constants (the objective builds them without grad): one that
+     * carries a gradient or a tangent is refused rather than silently cut off. The forward pass also forms
+     * dL/dpred (needed by both rules), so the backward rule is one scaling by the output's gradient.
+     *
+     * <p>Composed, this term is ~12 elementwise ops and a segmented reduction, each a full read and write of the
+     * state; fused it reads pred, vT and g (g twice with dNorm) and writes one gradient: see vf_flow.cu.
+     */
+    public static Tensor mdtVelocityLoss(Tensor pred, Tensor straightThrough, Tensor vT, Tensor g, Tensor t,
+                                         int[] rowOffsets, boolean dNorm, float normEps, float lambda) {
+        String[] names = {"vT", "g", "t"};
+        Tensor[] constants = {vT, g, t};
+        for (int i = 0; i < constants.length; i++)
+            if ((Grad.enabled() && constants[i].requiresGrad()) || constants[i].tangent() != null)
+                throw new IllegalArgumentException("mdtVelocityLoss differentiates pred (and the straight-through tensor) only; "
+                        + names[i] + " carries a gradient or tangent: detach it or compute it without grad");
+        if (straightThrough != null && !Arrays.equals(straightThrough.shape(), pred.shape()))
+            throw new IllegalArgumentException("mdtVelocityLoss: straight-through tensor of shape "
+                    + Arrays.toString(straightThrough.shape()) + " for pred " + Arrays.toString(pred.shape()));
+        Tensor[] inputs = straightThrough == null ? new Tensor[] {pred} : new Tensor[] {pred, straightThrough};
+        boolean differentiable = false;
+        for (Tensor in : inputs) differentiable |= (Grad.enabled() && in.requiresGrad()) || in.tangent() != null;
+        Tensor[] r = be(pred).mdtVelocityLoss(pred, vT, g, t, rowOffsets, dNorm, normEps, lambda, differentiable);
+        Tensor dPred = r[1];
+        return record("mdtVelocityLoss", r[0], inputs, gOut -> {
+            Tensor gp = mul(dPred, gOut);
+            return inputs.length == 1 ? new Tensor[] {gp} : new Tensor[] {gp, gp};
+        }, () -> {
+            Tensor tangent = null;
+            for (Tensor in : inputs) {
+                if (in.tangent() == null) continue;
+                Tensor part = sum(mul(dPred, in.tangent()));
+                tangent = tangent == null ? part : add(tangent, part);
+            }
+            return tangent;
+        });
     }
 
     /** Element type conversion; the gradient converts back. */

@@ -25,9 +25,12 @@ import org.voxflow.tensor.Tensor;
  *     L = (u_f - target_f + u(eps', 1) - sg u(eps', 1))^2, so the gradient flows through the 1-step sample.</li>
  * <li>CM: pred = x_t - (t - t_tgt) u; target = x'' - (t - d - t_tgt) sg u(x'', t - d), x'' one teacher step.</li>
  * </ul>
- * loss = mean(lambda_VM L_VM + lambda_VD L_VD) over all elements. Sparse batches take per-voxel noise and
- * per-instance norms, and VD keeps the ground-truth coordinates. (The reference's sparse discrete branch never
- * computes g; here the dense semantics apply per instance.)
+ * loss = lambda_VM mean(L_VM) + lambda_VD mean(L_VD), means over all elements. Sparse batches take per-voxel
+ * noise and per-instance norms, and VD keeps the ground-truth coordinates. (The reference's sparse discrete branch
+ * never computes g; here the dense semantics apply per instance.)
+ *
+ * <p>The VM and VD terms (normalization of g, target, squared error, mean and the gradient w.r.t. the
+ * prediction) are one fused op, {@link F#mdtVelocityLoss}; the CM baseline stays composed.
  */
 public final class MdtDistObjective implements Objective {
     private final FlowModel teacher, student;
@@ -82,36 +85,62 @@ public final class MdtDistObjective implements Objective {
         VelocityField teacherField = VelocityField.of(teacher, b, batch.structure());
         VelocityField studentField = VelocityField.of(student, b, batch.structure());
         Tensor negCond = be.zeros(DType.F32, cond.shape());
+        Batching batching = studentField.batching();
         Tensor total = null;
         Map<String, Float> terms = new LinkedHashMap<>();
         if (s.lambdaVm() > 0) {
-            Tensor[] pt = predTarget(teacherField, studentField, x0, noise, t, cond, negCond, wVm);
-            Tensor lvm = F.mul(F.square(F.sub(pt[0], pt[1])), (float) s.lambdaVm());
-            terms.put("loss_vm", F.mean(lvm).item());
+            Term vm = predTarget(teacherField, studentField, x0, noise, t, cond, negCond, wVm);
+            Tensor lvm = loss(vm, null, t, batching, (float) s.lambdaVm());
+            terms.put("loss_vm", lvm.item());
             total = lvm;
         }
         if (s.lambdaVd() > 0) {
             Tensor t1000 = be.full(1000f, b);
             Tensor vFake = studentField.velocity(noiseFake, t1000, cond);
             Tensor xFake = F.detach(F.sub(noiseFake, vFake));
-            Tensor[] pt;
+            Term vd;
             try (var ng = Grad.noGrad()) {
-                pt = predTarget(teacherField, studentField, xFake, noise, t, cond, negCond, wVd);
+                vd = predTarget(teacherField, studentField, xFake, noise, t, cond, negCond, wVd);
             }
-            Tensor diff = F.add(F.sub(pt[0], pt[1]), F.sub(vFake, F.detach(vFake)));
-            Tensor lvd = F.mul(F.square(diff), (float) s.lambdaVd());
-            terms.put("loss_vd", F.mean(lvd).item());
+            // (u_f - target_f + v_f - sg v_f)^2: v_f carries the gradient of the one-step sample
+            Tensor lvd = loss(vd, vFake, t, batching, (float) s.lambdaVd());
+            terms.put("loss_vd", lvd.item());
             total = total == null ? lvd : F.add(total, lvd);
         }
         if (total == null) throw new IllegalStateException("both lambda_vm and lambda_vd are zero: nothing to train");
-        Tensor loss = F.mean(total);
-        terms.put("loss", loss.item());
-        return new Losses(loss, terms);
+        terms.put("loss", total.item());
+        return new Losses(total, terms);
     }
 
+    /**
+     * The reference's get_v_pred_tgt output: the student's prediction (with grad when recording) and its target,
+     * either VM's target = v_T - t g-hat, kept as (v_T, g) for the fused loss, or CM's composed target.
+     */
+    private record Term(Tensor pred, Tensor vT, Tensor g, Tensor target) {
+        static Term velocity(Tensor pred, Tensor vT, Tensor g) { return new Term(pred, vT, g, null); }
+
+        static Term composed(Tensor pred, Tensor target) { return new Term(pred, null, null, target); }
+    }
+
+    /**
+     * lambda * mean((pred - target + s - sg s)^2), s (null: none) taking pred's gradient. VM-style terms run as one
+     * fused op (d_norm's per-sample g / (||g||_2 + 0.1) included); CM's composed.
+     */
+    private Tensor loss(Term term, Tensor straightThrough, Tensor t, Batching batching, float lambda) {
+        if (term.target() == null)
+            return F.mdtVelocityLoss(term.pred(), straightThrough, term.vT(), term.g(), t, batching.rowOffsets(), s.dNorm(),
+                    D_NORM_EPS, lambda);
+        Tensor diff = F.sub(term.pred(), term.target());
+        if (straightThrough != null) diff = F.add(diff, F.sub(straightThrough, F.detach(straightThrough)));
+        return F.mean(F.mul(F.square(diff), lambda));
+    }
+
+    /** The reference's d_norm: g / (||g||_2 + 0.1) per sample. */
+    static final float D_NORM_EPS = 0.1f;
+
     /** The reference's get_v_pred_tgt: the student's prediction (with grad when recording) and its target. */
-    private Tensor[] predTarget(VelocityField teacherField, VelocityField studentField, Tensor x0, Tensor noise, Tensor t,
-                                Tensor cond, Tensor negCond, double w) {
+    private Term predTarget(VelocityField teacherField, VelocityField studentField, Tensor x0, Tensor noise, Tensor t,
+                            Tensor cond, Tensor negCond, double w) {
         Batching batching = studentField.batching();
         Tensor tb = batching.broadcast(t, x0);
         Tensor xt = schedule.noised(x0, noise, tb);
@@ -127,7 +156,7 @@ public final class MdtDistObjective implements Objective {
                 Tensor vPred = studentField.velocity(xt, t1000, cond);
                 Tensor dv = Jvp.jvp(in -> studentField.velocity(in[0], F.mul(in[1], 1000f), cond),
                         new Tensor[] {xt, t}, new Tensor[] {vT, t.backend().full(1f, t.shape())}).tangent();
-                return new Tensor[] {vPred, F.sub(vT, F.mul(tb, normalized(dv, batching)))};
+                return Term.velocity(vPred, vT, dv);
             }
             case DISCRETE -> {
                 Tensor vPred = studentField.velocity(xt, t1000, cond);
@@ -138,7 +167,7 @@ public final class MdtDistObjective implements Objective {
                     Tensor vPrev = studentField.velocity(xPrev, F.mul(tPrev, 1000f), cond);
                     dv = F.div(F.sub(F.detach(vPred), vPrev), interval);
                 }
-                return new Tensor[] {vPred, F.sub(vT, F.mul(tb, normalized(dv, batching)))};
+                return Term.velocity(vPred, vT, dv);
             }
             case CM -> {
                 Tensor tTgt = targetT(t);
@@ -151,17 +180,10 @@ public final class MdtDistObjective implements Objective {
                     Tensor vPrev = studentField.velocity(xPrev, F.mul(tPrev, 1000f), cond);
                     target = F.sub(xPrev, F.mul(batching.broadcast(F.sub(tPrev, tTgt), xt), vPrev));
                 }
-                return new Tensor[] {pred, target};
+                return Term.composed(pred, target);
             }
             default -> throw new AssertionError(s.mode());
         }
-    }
-
-    /** g / (||g||_2 + 0.1) per sample when d_norm is on. */
-    private Tensor normalized(Tensor g, Batching batching) {
-        if (!s.dNorm()) return g;
-        Tensor norm = F.sqrt(batching.perSampleSum(F.square(g)));
-        return F.div(g, batching.broadcast(F.add(norm, 0.1f), g));
     }
 
     /**

@@ -18,6 +18,9 @@ public interface Batching {
     /** A per-sample value [B] shaped to broadcast against a state like `like`. */
     Tensor broadcast(Tensor perSample, Tensor like);
 
+    /** Sample b owns rows offsets[b] .. offsets[b+1] of a state's axis 0 (B + 1 offsets): the fused ops' segments. */
+    int[] rowOffsets();
+
     static Batching dense(int batch) {
         return new Batching() {
             @Override public int batch() { return batch; }
@@ -29,6 +32,12 @@ public interface Batching {
                 Arrays.fill(shape, 1);
                 shape[0] = batch;
                 return F.reshape(s, shape);
+            }
+
+            @Override public int[] rowOffsets() {
+                int[] o = new int[batch + 1];
+                for (int i = 0; i <= batch; i++) o[i] = i;
+                return o;
             }
         };
     }
@@ -45,6 +54,8 @@ public interface Batching {
             @Override public Tensor broadcast(Tensor s, Tensor like) {
                 return F.indexSelect(F.reshape(s, layout.batch(), 1), 0, layout.rowInstance(s.backend()));
             }
+
+            @Override public int[] rowOffsets() { return layout.offsets(); }
         };
     }
 }

@@ -23,6 +23,12 @@ public record FlowSchedule(double sigmaMin) {
 
     /** x0 = (1 - sigma_min) x_t - (sigma_min + (1 - sigma_min) t) v, t a scalar time. */
     public Tensor x0FromVelocity(Tensor xt, double t, Tensor v) {
-        return F.sub(F.mul(xt, (float) (1 - sigmaMin)), F.mul(v, (float) (sigmaMin + (1 - sigmaMin) * t)));
+        return F.sub(F.mul(xt, x0Scale()), F.mul(v, x0VelocityScale(t)));
     }
+
+    /** The f32 coefficient of x_t in {@link #x0FromVelocity}: 1 - sigma_min. */
+    public float x0Scale() { return (float) (1 - sigmaMin); }
+
+    /** The f32 coefficient of v in {@link #x0FromVelocity}: sigma_min + (1 - sigma_min) t. */
+    public float x0VelocityScale(double t) { return (float) (sigmaMin + (1 - sigmaMin) * t); }
 }

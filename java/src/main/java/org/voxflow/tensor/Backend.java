@@ -150,6 +150,39 @@ public interface Backend {
     Tensor attentionJvp(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dq, Tensor dk, Tensor dv,
                         int[] cuQ, int[] cuK, float scale);
 
+    // ---- flow sampling and distillation losses (one pass each on the GPU) --------------------------------------
+
+    /**
+     * One Euler step of a flow sampler with its x0 prediction, in one pass over dense operands of one shape:
+     * <pre>
+     * v      = vNeg == null ? vCond : condWeight vCond - negWeight vNeg   (classifier-free guidance: 1 + w and w)
+     * x0     = x0Scale x - x0VelocityScale v                            (the schedule's x0 from a velocity)
+     * xPrev  = x - dt v
+     * </pre>
+     * each product and difference rounded to f32 separately (no fused multiply-add), so every backend gives the
+     * bits of the composed elementwise ops. Returns {xPrev, x0}.
+     */
+    Tensor[] flowStep(Tensor x, Tensor vCond, Tensor vNeg, float condWeight, float negWeight, float dt, float x0Scale,
+                      float x0VelocityScale);
+
+    /**
+     * MDT-dist's velocity-matching loss term (VM, and VD's with its own inputs) with the gradient w.r.t. pred, in
+     * one pass after a per-sample reduction. pred, vT and g share one shape [R, ...]; sample b owns rows
+     * rowOffsets[b] .. rowOffsets[b+1] of axis 0 (dense batches: one row each; sparse feats [N, C]: an instance's
+     * voxels; empty samples allowed) and t [B] holds its time. With n = pred.numel():
+     * <pre>
+     * gh_i   = dNorm ? g_i / (sqrt(sum_{j in b} g_j^2) + normEps) : g_i
+     * target = vT_i - t_b gh_i
+     * d_i    = pred_i - target_i
+     * loss   = mean_i(lambda d_i^2)                                         (a scalar, shape [])
+     * grad_i = (lambda (1 / n)) (2 d_i) = d loss / d pred_i                   (only when withGrad, else null)
+     * </pre>
+     * Elementwise products, quotients and differences are rounded separately (no fused multiply-add); the two sums
+     * (per-sample sum of squares, the mean) may run in any order with f32 or wider partial sums. Returns {loss, grad}.
+     */
+    Tensor[] mdtVelocityLoss(Tensor pred, Tensor vT, Tensor g, Tensor t, int[] rowOffsets, boolean dNorm, float normEps,
+                             float lambda, boolean withGrad);
+
     // ---- shape / indexing --------------------------------------------------------------------------------
 
     Tensor concat(Tensor[] xs, int axis);

@@ -95,5 +95,41 @@ public final class Shapes {
         return shape;
     }
 
+    /**
+     * Checks that the named operands (null ones are absent and skipped) share the first one's shape and are float
+     * tensors: the rule of the fused elementwise ops, which do not broadcast.
+     */
+    public static void sameFloatShapes(String op, String[] names, Tensor... xs) {
+        int[] shape = xs[0].shape();
+        for (int i = 0; i < xs.length; i++) {
+            if (xs[i] == null) continue;
+            if (!xs[i].dtype().isFloating()) throw new IllegalArgumentException(op + ": " + names[i] + " is " + xs[i].dtype() + ", not a float tensor");
+            if (!Arrays.equals(xs[i].shape(), shape))
+                throw new IllegalArgumentException(op + ": " + names[i] + " has shape " + Arrays.toString(xs[i].shape()) + ", "
+                        + names[0] + " " + Arrays.toString(shape));
+        }
+    }
+
+    /**
+     * Element offsets of per-sample segments of x: sample b owns rows rowOffsets[b] .. rowOffsets[b+1] of axis 0,
+     * that is elements rowOffsets[b] * rowSize .. rowOffsets[b+1] * rowSize of the row-major order. Checks that the
+     * offsets run from 0 to x.size(0) without decreasing (empty samples are allowed).
+     */
+    public static long[] segmentOffsets(String op, int[] rowOffsets, Tensor x) {
+        if (x.dim() < 1) throw new IllegalArgumentException(op + ": a scalar has no rows to split into samples");
+        int rows = x.size(0);
+        if (rowOffsets.length < 2 || rowOffsets[0] != 0 || rowOffsets[rowOffsets.length - 1] != rows)
+            throw new IllegalArgumentException(op + ": sample offsets must run from 0 to " + rows + " (the rows of "
+                    + Arrays.toString(x.shape()) + "), got " + Arrays.toString(rowOffsets));
+        long rowSize = rows == 0 ? 0 : x.numel() / rows;
+        long[] out = new long[rowOffsets.length];
+        for (int b = 0; b < rowOffsets.length; b++) {
+            if (b > 0 && rowOffsets[b] < rowOffsets[b - 1])
+                throw new IllegalArgumentException(op + ": sample offsets decrease at " + b + ": " + Arrays.toString(rowOffsets));
+            out[b] = rowOffsets[b] * rowSize;
+        }
+        return out;
+    }
+
     public static String str(int[] shape) { return Arrays.toString(shape); }
 }

@@ -512,6 +512,46 @@ public final class CudaBackend implements Backend {
         return CudaAttention.jvp(this, q, k, v, out, lse, dq, dk, dv, cuQ, cuK, scale);
     }
 
+    // ---- flow sampling and distillation losses (vf_flow.cu: why fusing them pays is noted there) -----------------------
+
+    @Override public Tensor[] flowStep(Tensor x, Tensor vCond, Tensor vNeg, float condWeight, float negWeight, float dt,
+                                       float x0Scale, float x0VelocityScale) {
+        Shapes.sameFloatShapes("flowStep", new String[] {"x", "vCond", "vNeg"}, x, vCond, vNeg);
+        try (Temps tmp = new Temps()) { // views and other dtypes become dense f32 first
+            Tensor xd = tmp.track(dense(x, DType.F32), x);
+            Tensor cd = tmp.track(dense(vCond, DType.F32), vCond);
+            Tensor nd = vNeg == null ? null : tmp.track(dense(vNeg, DType.F32), vNeg);
+            Tensor xPrev = empty(DType.F32, x.shape()), x0 = empty(DType.F32, x.shape());
+            check(VoxKernels.vf_flow_step(addr(xd), addr(cd), nd == null ? 0 : addr(nd), condWeight, negWeight, dt, x0Scale,
+                    x0VelocityScale, addr(xPrev), addr(x0), x.numel(), stream), "vf_flow_step");
+            return new Tensor[] {xPrev, x0};
+        }
+    }
+
+    @Override public Tensor[] mdtVelocityLoss(Tensor pred, Tensor vT, Tensor g, Tensor t, int[] rowOffsets, boolean dNorm,
+                                              float normEps, float lambda, boolean withGrad) {
+        Shapes.sameFloatShapes("mdtVelocityLoss", new String[] {"pred", "vT", "g"}, pred, vT, g);
+        long[] seg = Shapes.segmentOffsets("mdtVelocityLoss", rowOffsets, pred);
+        int samples = rowOffsets.length - 1;
+        if (t.numel() != samples)
+            throw new IllegalArgumentException("mdtVelocityLoss: t has " + t.numel() + " values for " + samples + " samples");
+        long n = pred.numel();
+        if (n == 0) throw new IllegalArgumentException("mdtVelocityLoss: the mean of an empty prediction " + pred);
+        if (!t.dtype().isFloating()) throw new IllegalArgumentException("mdtVelocityLoss: t is " + t.dtype() + ", not a float tensor");
+        float gradScale = lambda * (1f / n); // as the CPU reference (and the composed backward rules) form it
+        try (Temps tmp = new Temps()) {
+            Tensor pd = tmp.track(dense(pred, DType.F32), pred);
+            Tensor vd = tmp.track(dense(vT, DType.F32), vT);
+            Tensor gd = tmp.track(dense(g, DType.F32), g);
+            Tensor td = tmp.track(dense(t, DType.F32), t);
+            Tensor loss = empty(DType.F32);
+            Tensor grad = withGrad ? empty(DType.F32, pred.shape()) : null;
+            check(VoxKernels.vf_mdt_velocity_loss(addr(pd), addr(vd), addr(gd), addr(td), seg, samples, dNorm ? 1 : 0, normEps,
+                    lambda, gradScale, addr(loss), grad == null ? 0 : addr(grad), n, stream), "vf_mdt_velocity_loss");
+            return new Tensor[] {loss, grad};
+        }
+    }
+
     // ---- shape / indexing ----------------------------------------------------------------------------------------------
 
     @Override public Tensor concat(Tensor[] xs, int axis) {

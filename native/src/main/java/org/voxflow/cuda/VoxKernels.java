@@ -97,4 +97,11 @@ final class VoxKernels {
     static native int vf_attention_jvp(long q, long k, long v, long out, long lse, long tq, long tk, long tv, long tout,
                                        long cuQ, long cuK, int batch, int heads, int d, int dv, int maxQ, float scale,
                                        long stream);
+
+    // ---- flow sampling and distillation losses ----
+    static native int vf_flow_step(long x, long vCond, long vNeg, float condWeight, float negWeight, float dt, float x0Scale,
+                                   float x0VelocityScale, long xPrev, long x0, long n, long stream);
+    static native int vf_mdt_velocity_loss(long pred, long vT, long g, long t, @Cast("const long long*") long[] segOffsets,
+                                           int samples, int dNorm, float normEps, float lambda, float gradScale, long loss,
+                                           long grad, long n, long stream);
 }

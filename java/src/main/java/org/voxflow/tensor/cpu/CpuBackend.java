@@ -264,6 +264,54 @@ public final class CpuBackend implements Backend {
         return CpuAttention.jvp(this, q, k, v, out, lse, dq, dk, dv, cuQ, cuK, scale);
     }
 
+    // ---- flow sampling and distillation losses ----------------------------------------------------------------
+
+    @Override public Tensor[] flowStep(Tensor x, Tensor vCond, Tensor vNeg, float condWeight, float negWeight, float dt,
+                                       float x0Scale, float x0VelocityScale) {
+        Shapes.sameFloatShapes("flowStep", new String[] {"x", "vCond", "vNeg"}, x, vCond, vNeg);
+        float[] xv = f32(x), vc = f32(vCond), vn = vNeg == null ? null : f32(vNeg);
+        float[] xPrev = new float[xv.length], x0 = new float[xv.length];
+        for (int i = 0; i < xv.length; i++) { // Java rounds every product and difference: no fused multiply-add
+            float v = vn == null ? vc[i] : condWeight * vc[i] - negWeight * vn[i];
+            x0[i] = x0Scale * xv[i] - x0VelocityScale * v;
+            xPrev[i] = xv[i] - dt * v;
+        }
+        return new Tensor[] {fromFloats(xPrev, x.shape()), fromFloats(x0, x.shape())};
+    }
+
+    @Override public Tensor[] mdtVelocityLoss(Tensor pred, Tensor vT, Tensor g, Tensor t, int[] rowOffsets, boolean dNorm,
+                                              float normEps, float lambda, boolean withGrad) {
+        Shapes.sameFloatShapes("mdtVelocityLoss", new String[] {"pred", "vT", "g"}, pred, vT, g);
+        long[] seg = Shapes.segmentOffsets("mdtVelocityLoss", rowOffsets, pred);
+        int samples = rowOffsets.length - 1;
+        if (t.numel() != samples)
+            throw new IllegalArgumentException("mdtVelocityLoss: t has " + t.numel() + " values for " + samples + " samples");
+        int n = Shapes.numelInt(pred.shape());
+        if (n == 0) throw new IllegalArgumentException("mdtVelocityLoss: the mean of an empty prediction " + pred);
+        float[] p = f32(pred), v = f32(vT), gv = f32(g), tv = f32(t);
+        float[] grad = withGrad ? new float[n] : null;
+        float gradScale = lambda * (1f / n); // as the composed mean and scale backward rules form it
+        double acc = 0;
+        for (int b = 0; b < samples; b++) {
+            int from = (int) seg[b], to = (int) seg[b + 1];
+            float denom = 1f;
+            if (dNorm) {
+                double ss = 0;
+                for (int i = from; i < to; i++) ss += gv[i] * gv[i];
+                denom = (float) Math.sqrt((float) ss) + normEps;
+            }
+            float tb = tv[b];
+            for (int i = from; i < to; i++) {
+                float gh = dNorm ? gv[i] / denom : gv[i];
+                float d = p[i] - (v[i] - tb * gh);
+                acc += lambda * (d * d);
+                if (grad != null) grad[i] = gradScale * (2f * d);
+            }
+        }
+        Tensor loss = fromFloats(new float[] {(float) (acc / n)});
+        return new Tensor[] {loss, grad == null ? null : fromFloats(grad, pred.shape())};
+    }
+
     // ---- shape / indexing --------------------------------------------------------------------------------------
 
     @Override public Tensor concat(Tensor[] xs, int axis) {
