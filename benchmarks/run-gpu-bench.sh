@@ -9,7 +9,9 @@
 # Environment (all optional):
 #   OUT                    where results go (default out/gpu-bench, git-ignored)
 #   VOXFLOW_BUNDLE         the bundle tarball (default .bundle/voxflow-bundle.tar.xz)
-#   VOXFLOW_BENCH_PHASES   comma list of tests,torch,bench (default all three)
+#   VOXFLOW_BENCH_PHASES   comma list of tests,torch,bench,memory,profile (default tests,torch,bench)
+#                          memory: MdtStepMemory (peak GPU memory of a TRELLIS-large MDT-dist step, batch 8)
+#                          profile: Stage1Profile under nsys (kernel time by name) when nsys is installed
 #   VOXFLOW_BENCH_BUDGET   seconds the whole script may take (default 570); each phase gets at most what is left
 #   VOXFLOW_TESTS_ARGS     extra arguments for bin/voxflow-tests (e.g. --select-class org.voxflow.cuda.CudaAutocastParityTest)
 #   VOXFLOW_TORCH_ARGS     extra arguments for torch_baselines.py (e.g. --only gemm,attention)
@@ -70,5 +72,29 @@ if [[ "$phases" == *,bench,* ]]; then
     say "bench exit $?"
     grep -E "^\[voxflow\]|^\[report\]|Exception" "$OUT/bench.log" | tail -60
     if [ -s "$OUT/table.txt" ]; then cat "$OUT/table.txt"; else say "no table (see bench.log)"; fi
+fi
+if [[ "$phases" == *,memory,* ]]; then
+    lim=$(phase_limit 240 0)
+    say "MDT-dist step memory (limit ${lim}s)"
+    # shellcheck disable=SC2086
+    timeout -k 10 "$lim" "$bin/voxflow-run" org.voxflow.bench.gpu.MdtStepMemory ${VOXFLOW_MEMORY_ARGS:-} > "$OUT/memory.log" 2>&1
+    say "memory exit $?"
+    grep -E "^\[mdt-memory\]|Exception" "$OUT/memory.log" | tail -20
+fi
+
+if [[ "$phases" == *,profile,* ]]; then
+    lim=$(phase_limit 150 0)
+    nsys="$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)"
+    if [ -n "$nsys" ]; then
+        say "nsys profile of Stage1Profile (limit ${lim}s)"
+        timeout -k 10 "$lim" "$nsys" profile -t cuda -o /tmp/vf-stage1 --force-overwrite true \
+            "$bin/voxflow-run" org.voxflow.bench.gpu.Stage1Profile 10 > "$OUT/profile.log" 2>&1
+        "$nsys" stats -r cuda_gpu_kern_sum /tmp/vf-stage1.nsys-rep >> "$OUT/profile.log" 2>&1
+        grep -E "^\[profile\]" "$OUT/profile.log"; grep -A25 "Time (%)" "$OUT/profile.log" | cut -c1-200 | head -30
+    else
+        say "no nsys: Stage1Profile without a profiler"
+        timeout -k 10 "$lim" "$bin/voxflow-run" org.voxflow.bench.gpu.Stage1Profile 10 > "$OUT/profile.log" 2>&1
+        grep -E "^\[profile\]|Exception" "$OUT/profile.log"
+    fi
 fi
 say "done"

@@ -78,8 +78,7 @@ public final class EulerSampler {
                 double t = grid[i], tPrev = grid[i + 1];
                 Tensor next;
                 try (MemoryScope scope = MemoryScope.open()) {
-                    Tensor v = velocity(f, x, t, cond, negCond, g);
-                    next = MemoryScope.keep(F.sub(x, F.mul(v, (float) (t - tPrev))));
+                    next = MemoryScope.keep(step(f, x, t, tPrev, cond, negCond, g)[0]);
                 }
                 if (x != noise) x.close();
                 x = next;
