@@ -85,4 +85,13 @@ final class VoxKernels {
     static native int vf_attention_jvp(long q, long k, long v, long out, long lse, long tq, long tk, long tv, long tout,
                                        long cuQ, long cuK, int batch, int heads, int d, int dv, int maxQ, float scale,
                                        long stream);
+
+    // ---- events and stream ordering ----
+    static native int vf_event_create(@Cast("long long*") long[] event, int timing);
+    static native int vf_event_destroy(long event);
+    static native int vf_event_record(long event, long stream);
+    static native int vf_stream_wait_event(long stream, long event);
+    static native int vf_event_query(long event);
+    static native int vf_event_sync(long event);
+    static native int vf_event_elapsed_ms(float[] ms, long start, long end);
 }
