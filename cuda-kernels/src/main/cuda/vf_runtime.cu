@@ -160,4 +160,26 @@ int vf_graph_destroy(long long exec) {
     return (int)cudaGraphExecDestroy(reinterpret_cast<cudaGraphExec_t>(static_cast<intptr_t>(exec)));
 }
 
+// ---- events and stream ordering ----
+
+#define VF_EVENT(e) reinterpret_cast<cudaEvent_t>(static_cast<intptr_t>(e))
+
+int vf_event_create(long long* event, int timing) {
+    cudaEvent_t e;
+    cudaError_t r = cudaEventCreateWithFlags(&e, timing ? cudaEventDefault : cudaEventDisableTiming);
+    *event = r == cudaSuccess ? (long long)(intptr_t)e : 0;
+    return (int)r;
+}
+
+int vf_event_destroy(long long event) { return (int)cudaEventDestroy(VF_EVENT(event)); }
+int vf_event_record(long long event, long long stream) { return (int)cudaEventRecord(VF_EVENT(event), VF_STREAM(stream)); }
+int vf_stream_wait_event(long long stream, long long event) {
+    return (int)cudaStreamWaitEvent(VF_STREAM(stream), VF_EVENT(event), 0);
+}
+int vf_event_query(long long event) { return (int)cudaEventQuery(VF_EVENT(event)); }
+int vf_event_sync(long long event) { return (int)cudaEventSynchronize(VF_EVENT(event)); }
+int vf_event_elapsed_ms(float* ms, long long start, long long end) {
+    return (int)cudaEventElapsedTime(ms, VF_EVENT(start), VF_EVENT(end));
+}
+
 }  // extern "C"

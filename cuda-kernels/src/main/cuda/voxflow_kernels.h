@@ -136,6 +136,22 @@ int vf_mdt_velocity_loss(long long pred, long long vT, long long g, long long t,
                          int samples, int dNorm, float normEps, float lambda, float gradScale, long long loss,
                          long long grad, long long n, long long stream);
 
+/* ---- events and stream ordering --------------------------------------------------------------------------- */
+/* Ordering between streams without the host waiting: an event recorded on one stream captures the work queued there
+ * so far; another stream that waits for it runs its later work only after that work finished. The overlapped gradient
+ * all-reduce records on the compute stream before each bucket's collective on the communication stream, and makes the
+ * compute stream wait for the communication stream before the gradients are read. An event may be recorded again
+ * at once: a wait already queued keeps the record it saw. timing 0 = cudaEventDisableTiming (cheapest), 1 = timed. */
+int vf_event_create(long long* event, int timing);
+int vf_event_destroy(long long event);
+int vf_event_record(long long event, long long stream);
+int vf_stream_wait_event(long long stream, long long event);
+/* 0 when the recorded work has finished, cudaErrorNotReady (600) while it has not, else an error. */
+int vf_event_query(long long event);
+int vf_event_sync(long long event);
+/* Milliseconds between two finished records of timed events. */
+int vf_event_elapsed_ms(float* ms, long long start, long long end);
+
 #ifdef __cplusplus
 }
 #endif

@@ -46,35 +46,74 @@ public final class Grad {
     }
 
     /** d loss / d leaf for every leaf reachable from a scalar loss, accumulated into leaf.grad(). */
-    public static void backward(Tensor loss) {
+    public static void backward(Tensor loss) { backward(loss, (GradHook) null); }
+
+    /**
+     * {@link #backward(Tensor)} that tells {@code hook} about each leaf as soon as its gradient is final (see
+     * {@link GradHook}); the gradients are the same as without a hook. Null hook: plain backward.
+     */
+    public static void backward(Tensor loss, GradHook hook) {
         if (loss.numel() != 1) throw new IllegalArgumentException("backward() needs a scalar loss, got " + loss);
-        backward(loss, loss.backend().full(1f, loss.shape()));
+        backward(loss, loss.backend().full(1f, loss.shape()), hook);
     }
 
-    public static void backward(Tensor root, Tensor seed) {
+    public static void backward(Tensor root, Tensor seed) { backward(root, seed, null); }
+
+    /**
+     * Vector-Jacobian product of root with seed, accumulated into the leaves' grads; with a hook, each reachable
+     * leaf that requires grad is reported once, right after the backward rule of its last consumer ran.
+     *
+     * <p>How "last consumer" is known: before the walk, every leaf gets the number of edges from recorded ops to it
+     * (an op that takes the leaf twice counts twice). The walk visits tensors in reverse topological order; each op
+     * it passes, whether its rule runs or no gradient reached it, decrements the count of every leaf input, and the
+     * leaf whose count reaches zero is final: nothing left in the walk can add to it. Shared weights, leaves used at
+     * very different depths and ops whose rule gives some input no gradient are all handled by the count alone.
+     */
+    public static void backward(Tensor root, Tensor seed, GradHook hook) {
         if (!root.requiresGrad()) throw new IllegalStateException("the loss does not depend on any tensor that requires grad");
         List<Tensor> order = topoOrder(root);
+        Map<Tensor, int[]> pending = hook == null ? null : consumerCounts(order);
         Map<Tensor, Tensor> grads = new IdentityHashMap<>();
         grads.put(root, seed);
         try (var ng = noGrad()) {
             for (int i = order.size() - 1; i >= 0; i--) {
                 Tensor t = order.get(i);
                 Tensor g = grads.remove(t);
-                if (g == null) continue;
                 Node n = (Node) t.gradFn();
                 if (n == null) {
-                    t.setGrad(t.grad() == null ? g : F.add(t.grad(), g));
+                    if (g != null) t.setGrad(t.grad() == null ? g : F.add(t.grad(), g));
+                    // a leaf with consumers was reported when its count reached zero; only a leaf root has none
+                    if (hook != null && !pending.containsKey(t)) hook.gradReady(t, t.grad());
                     continue;
                 }
-                Tensor[] gi = n.rule.apply(g);
+                Tensor[] gi = g == null ? null : n.rule.apply(g);
                 for (int j = 0; j < n.inputs.length; j++) {
                     Tensor in = n.inputs[j];
-                    if (gi[j] == null || !in.requiresGrad()) continue;
-                    Tensor prev = grads.get(in);
-                    grads.put(in, prev == null ? gi[j] : F.add(prev, gi[j]));
+                    if (in == null || !in.requiresGrad()) continue;
+                    if (gi != null && gi[j] != null) {
+                        Tensor prev = grads.get(in);
+                        grads.put(in, prev == null ? gi[j] : F.add(prev, gi[j]));
+                    }
+                    if (hook != null && in.gradFn() == null && --pending.get(in)[0] == 0) {
+                        Tensor acc = grads.remove(in);
+                        if (acc != null) in.setGrad(in.grad() == null ? acc : F.add(in.grad(), acc));
+                        hook.gradReady(in, in.grad());
+                    }
                 }
             }
         }
+    }
+
+    /** For every leaf in order, the number of edges from recorded ops (in order) to it. */
+    private static Map<Tensor, int[]> consumerCounts(List<Tensor> order) {
+        Map<Tensor, int[]> pending = new IdentityHashMap<>();
+        for (Tensor t : order) {
+            Node n = (Node) t.gradFn();
+            if (n == null) continue;
+            for (Tensor in : n.inputs)
+                if (in != null && in.requiresGrad() && in.gradFn() == null) pending.computeIfAbsent(in, k -> new int[1])[0]++;
+        }
+        return pending;
     }
 
     /** Tensors reachable from root through recorded nodes, inputs before outputs. */
@@ -92,7 +131,7 @@ public final class Grad {
             if (n != null && next < n.inputs.length) {
                 top[1] = next + 1;
                 Tensor in = n.inputs[next];
-                if (in.requiresGrad() && seen.add(in)) stack.push(new Object[] {in, 0});
+                if (in != null && in.requiresGrad() && seen.add(in)) stack.push(new Object[] {in, 0});
             } else {
                 stack.pop();
                 order.add(t);

@@ -1,6 +1,7 @@
 package org.voxflow.distill;
 
 import java.util.Map;
+import org.voxflow.autograd.GradHook;
 import org.voxflow.tensor.Rng;
 import org.voxflow.tensor.Tensor;
 
@@ -15,7 +16,11 @@ import org.voxflow.tensor.Tensor;
  *       their initialisation was not);</li>
  *   <li>after backward of the step's micro-batches, {@link #allReduce} replaces every gradient by its mean over the
  *       ranks, so the norm, clipping, loss scaling and the optimizer step are the same computation on every rank
- *       and the replicas stay equal;</li>
+ *       and the replicas stay equal; or, when the sync {@link #overlapsBackward() overlaps backward}, the same
+ *       average is computed while the backward of the step's last micro-batch runs: {@link #beginStep} before it
+ *       (its hook goes to {@link org.voxflow.autograd.Grad#backward(Tensor, GradHook)}), {@link #finishStep} after
+ *       it, on every rank and every step, even one this rank skips (the earlier micro-batches accumulate locally, so
+ *       only the final sums travel);</li>
  *   <li>with more than one rank, {@link #allReduceSum} of small host values makes per-step decisions collective (a
  *       non-finite loss on any rank skips or stops the step on all ranks; a stop request on any rank stops all at
  *       the same step) and turns the logged losses into means over the global batch;</li>
@@ -54,6 +59,37 @@ public interface GradientSync extends AutoCloseable {
      * parameter with no gradient on some ranks counts as zeros there; one with no gradient on any rank keeps none.
      */
     void allReduce(Map<String, Tensor> params);
+
+    /**
+     * True when this sync averages gradients while backward runs ({@link #beginStep}, {@link #gradReady},
+     * {@link #finishStep}, see {@link GradientStream}); the trainer then uses those instead of {@link #allReduce}.
+     */
+    default boolean overlapsBackward() { return false; }
+
+    /**
+     * Starts this step's overlapped gradient average (only where {@link #overlapsBackward()}) and returns the hook for
+     * the backward of the step's last micro-batch, which calls {@link #gradReady} for each parameter as soon as its
+     * gradient is final. May be collective (the first step plans the buckets); every rank calls it once per step,
+     * then {@link #finishStep}, before any other collective of the step.
+     */
+    default GradHook beginStep(Map<String, Tensor> params) {
+        throw new UnsupportedOperationException(this + " does not overlap the gradient all-reduce with backward");
+    }
+
+    /** Parameter {@code name}'s gradient is final for this step (null: it has none on this rank). */
+    default void gradReady(String name, Tensor grad) {
+        throw new UnsupportedOperationException(this + " does not overlap the gradient all-reduce with backward");
+    }
+
+    /**
+     * Ends the step begun by {@link #beginStep}: a parameter not reported counts with its current gradient (one
+     * accumulated by an earlier micro-batch), or as zeros when it has none, and afterwards every
+     * parameter's gradient is its mean over the ranks, as after {@link #allReduce} (one with a gradient on no rank
+     * keeps none). Collective.
+     */
+    default void finishStep() {
+        throw new UnsupportedOperationException(this + " does not overlap the gradient all-reduce with backward");
+    }
 
     /** Element-wise sums of small host values over the ranks (decisions and logged losses). Collective. */
     double[] allReduceSum(double[] values);

@@ -1,5 +1,6 @@
 package org.voxflow.distill;
 
+import java.util.Map;
 import java.util.ServiceLoader;
 import org.voxflow.tensor.Backend;
 
@@ -14,9 +15,17 @@ public interface GradientSyncProvider {
 
     /** The local sync when WORLD_SIZE is unset or 1; otherwise the provider's (an error when none is present). */
     static GradientSync fromEnvironment(Backend backend) {
-        String ws = System.getenv("WORLD_SIZE");
+        return fromEnvironment(backend, System.getenv(), ServiceLoader.load(GradientSyncProvider.class));
+    }
+
+    /**
+     * The selection itself, with the environment and the providers passed in (tests): {@link GradientSync#local()}
+     * when {@code env} has no WORLD_SIZE or WORLD_SIZE 1, else the first provider's sync.
+     */
+    static GradientSync fromEnvironment(Backend backend, Map<String, String> env, Iterable<? extends GradientSyncProvider> providers) {
+        String ws = env.get("WORLD_SIZE");
         if (ws == null || ws.isBlank() || ws.trim().equals("1")) return GradientSync.local();
-        for (GradientSyncProvider p : ServiceLoader.load(GradientSyncProvider.class)) return p.create(backend);
+        for (GradientSyncProvider p : providers) return p.create(backend);
         throw new IllegalStateException("WORLD_SIZE=" + ws + " asks for data-parallel training, but no GradientSyncProvider "
                 + "(the voxflow-native module with NCCL) is on the class path");
     }

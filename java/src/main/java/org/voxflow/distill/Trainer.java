@@ -36,7 +36,9 @@ import org.voxflow.tensor.Tensor;
  *
  * <p>Data-parallel training: constructed with a {@link GradientSync} of several ranks (one process per GPU, each
  * with its shard of the data), gradients are averaged over the ranks after backward and before the norm, so every
- * rank takes the same step; EMA, checkpoints, the log, the plot and the progress bar live on the root rank only.
+ * rank takes the same step (a sync that {@link GradientSync#overlapsBackward() overlaps backward} averages while the
+ * last micro-batch's backward runs, the earlier micro-batches accumulating locally); EMA, checkpoints, the log, the
+ * plot and the progress bar live on the root rank only.
  * See {@link GradientSync} for what is collective and how the objective's randomness is drawn.
  *
  * <p>Memory: every step runs in its own {@link MemoryScope}, so everything an objective creates during
@@ -175,6 +177,9 @@ public final class Trainer {
         String skipReason = null;
         String badTerm = null;
         boolean distributed = sync.worldSize() > 1;
+        // overlapped all-reduce: the last micro-batch's backward streams the accumulated gradients to the sync
+        boolean overlap = sync.overlapsBackward();
+        boolean begun = false;
 
         try (MemoryScope stepScope = MemoryScope.open()) {
             student.zeroGrad();
@@ -197,10 +202,23 @@ public final class Trainer {
                     totalSum += total;
                     l.terms().forEach((k, v) -> termSums.merge(k, (double) v, Double::sum));
                     summed++;
-                    Grad.backward(F.mul(l.total(), (float) (lossScale / accum)));
+                    Tensor scaled = F.mul(l.total(), (float) (lossScale / accum));
+                    if (overlap && micro == accum - 1) {
+                        begun = true;
+                        Grad.backward(scaled, sync.beginStep(params));
+                    } else {
+                        Grad.backward(scaled);
+                    }
                     // the accumulated grads must outlive this micro-batch's scope
                     for (Tensor p : params.values()) MemoryScope.keep(p.grad());
                 }
+            }
+            if (overlap) {
+                // every rank begins and finishes the streamed all-reduce every step, before the step's other
+                // collectives, even when its own loss was not finite (its buckets then carry what it has, or zeros):
+                // the other ranks launched the same buckets and the collectives must pair up
+                if (!begun) sync.beginStep(params);
+                sync.finishStep();
             }
             if (distributed) {
                 // every rank takes the same decision: a non-finite loss on any rank stops (f32/bf16) or skips (f16)
@@ -214,7 +232,7 @@ public final class Trainer {
                 if (flags[0] > 0 && scaler == null) throw diverged(log, number, badTerm, skipReason);
             }
             if (skipReason == null) {
-                sync.allReduce(params);
+                if (!overlap) sync.allReduce(params);
                 if (distributed) {
                     // the logged losses become means over the global batch
                     double[] v = new double[2 + termSums.size()];

@@ -104,4 +104,13 @@ final class VoxKernels {
     static native int vf_mdt_velocity_loss(long pred, long vT, long g, long t, @Cast("const long long*") long[] segOffsets,
                                            int samples, int dNorm, float normEps, float lambda, float gradScale, long loss,
                                            long grad, long n, long stream);
+
+    // ---- events and stream ordering ----
+    static native int vf_event_create(@Cast("long long*") long[] event, int timing);
+    static native int vf_event_destroy(long event);
+    static native int vf_event_record(long event, long stream);
+    static native int vf_stream_wait_event(long stream, long event);
+    static native int vf_event_query(long event);
+    static native int vf_event_sync(long event);
+    static native int vf_event_elapsed_ms(float[] ms, long start, long end);
 }

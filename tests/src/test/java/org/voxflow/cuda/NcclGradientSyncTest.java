@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -16,6 +17,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.voxflow.cuda.dist.DistEnv;
 import org.voxflow.cuda.dist.NcclGradientSync;
 import org.voxflow.distill.GradientSync;
@@ -30,8 +33,10 @@ import org.voxflow.tensor.Tensor;
  * the GPU's run-to-run noise: the backward of the per-token modulation (indexSelect) sums with atomicAdd, so two
  * identical GPU runs already differ in the last bits (measured on an H100: 7.9e-6 max |diff| after 8 AdamW steps at
  * lr 1e-3), hence {@link DataParallelCheck}'s tolerance rather than bit equality.
+ * Both gradient paths run: the all-reduce overlapped with backward (buckets on the communication stream, ordered by
+ * CUDA events) and the one after backward.
  * Needs {@code NCCL_NVLS_ENABLE=0} in the environment (bin/voxflow-launch sets it; run the test through it). The
- * two-GPU check is {@link DataParallelCheck}, started by the launcher.
+ * two-GPU check is {@link DataParallelCheck}, started by the launcher or by {@link DataParallelEquivalenceTest}.
  */
 @Tag("gpu")
 class NcclGradientSyncTest {
@@ -83,10 +88,40 @@ class NcclGradientSyncTest {
     }
 
     @Test
-    void trainingThroughNcclWithOneRankEqualsThePlainTrainer(@TempDir Path dir) {
+    void theOverlappedPathIsExactWithOneRankThroughManyBucketsAndSurvivesTheAllocator() {
+        assertTrue(sync.overlapsBackward(), "overlap is the default on the CUDA backend");
+        long before = sync.stats().overlappedSteps();
+        String problem = DataParallelCheck.streamCheck(gpu, sync);
+        assertNull(problem, problem);
+        NcclGradientSync.Stats st = sync.stats();
+        assertEquals(4, st.overlappedSteps() - before);
+        assertTrue(st.bucketsDuringBackward() > 0 && st.bucketsAtFinish() > 0, st.toString());
+        assertTrue(st.exposedSeconds() >= 0 && st.finishSeconds() > 0, st.toString());
+        // misuse on the real sync
+        assertThrows(IllegalStateException.class, sync::finishStep);
+        sync.setOverlap(false);
+        try {
+            assertThrows(UnsupportedOperationException.class, () -> sync.beginStep(Map.of()));
+        } finally {
+            sync.setOverlap(true);
+        }
+    }
+
+    @ParameterizedTest(name = "overlap {0}")
+    @ValueSource(booleans = {true, false})
+    void trainingThroughNcclWithOneRankEqualsThePlainTrainer(boolean overlap, @TempDir Path dir) {
         Map<String, float[]> init = DataParallelCheck.initial(gpu);
         Map<String, float[]> plain = DataParallelCheck.train(gpu, GradientSync.local(), dir.resolve("local"), null, 16, 1, null);
-        Map<String, float[]> nccl = DataParallelCheck.train(gpu, sync, dir.resolve("nccl"), null, 16, 1, null);
+        sync.setOverlap(overlap);
+        long streamed0 = sync.stats().overlappedSteps(), calls0 = sync.stats().calls();
+        Map<String, float[]> nccl;
+        try {
+            nccl = DataParallelCheck.train(gpu, sync, dir.resolve("nccl"), null, 16, 1, null);
+        } finally {
+            sync.setOverlap(true);
+        }
+        assertEquals(overlap ? DataParallelCheck.STEPS : 0, sync.stats().overlappedSteps() - streamed0, "steps through the overlapped path");
+        assertEquals(overlap ? 0 : DataParallelCheck.STEPS, sync.stats().calls() - calls0, "all-reduces after backward");
         double diff = 0, moved = 0, diff2 = 0, moved2 = 0;
         for (String k : plain.keySet()) {
             for (int i = 0; i < plain.get(k).length; i++) {
@@ -98,8 +133,8 @@ class NcclGradientSyncTest {
             }
         }
         double rel = Math.sqrt(diff2 / moved2);
-        System.out.printf("NCCL world of 1 vs the plain trainer, %d steps: max |diff| %.3g, ||diff||/||moved|| %.3g (params moved up to %.3g)%n",
-                DataParallelCheck.STEPS, diff, rel, moved);
+        System.out.printf("NCCL world of 1 (%s) vs the plain trainer, %d steps: max |diff| %.3g, ||diff||/||moved|| %.3g (params moved up to %.3g)%n",
+                overlap ? "overlapped" : "after backward", DataParallelCheck.STEPS, diff, rel, moved);
         assertTrue(moved > 1e-3, "training moved the parameters");
         assertTrue(diff <= DataParallelCheck.ABS && rel <= DataParallelCheck.REL, "max |diff| " + diff + ", relative " + rel);
     }

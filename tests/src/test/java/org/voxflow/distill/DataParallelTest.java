@@ -28,6 +28,8 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.voxflow.autograd.F;
 import org.voxflow.tensor.DType;
 import org.voxflow.tensor.Rng;
@@ -216,13 +218,14 @@ class DataParallelTest {
 
     private static double maxAbsChange(Map<String, float[]> from, Map<String, float[]> to) { return maxAbsDiff(from, to); }
 
-    @Test
-    void twoRanksTakeTheStepOfOneRankWithTheSameGlobalBatch() throws IOException {
+    @ParameterizedTest(name = "overlap {0}")
+    @ValueSource(booleans = {false, true})
+    void twoRanksTakeTheStepOfOneRankWithTheSameGlobalBatch(boolean overlap) throws IOException {
         int steps = 9;
         // stochastic objective: W ranks x accumulation 1 == 1 rank x accumulation W (noise per global micro-batch)
-        List<Map<String, float[]>> two = ThreadRanks.run(2, (rank, sync) ->
+        List<Map<String, float[]>> two = ThreadRanks.run(2, overlap, (rank, sync) ->
                 trainRank(config(dir.resolve("w2"), steps, 1).build(), rank, sync, 3, null));
-        List<Map<String, float[]>> one = ThreadRanks.run(1, (rank, sync) ->
+        List<Map<String, float[]>> one = ThreadRanks.run(1, overlap, (rank, sync) ->
                 trainRank(config(dir.resolve("w1"), steps, 2).build(), rank, sync, 3, null));
         Map<String, float[]> init = snapshot(new Tiny(1).namedParameters());
         double diff = maxAbsDiff(one.get(0), two.get(0)), moved = maxAbsChange(init, one.get(0));
@@ -272,28 +275,30 @@ class DataParallelTest {
         };
     }
 
-    @Test
-    void aCheckpointOfTwoRanksResumesOnOneAndViceVersa() {
+    @ParameterizedTest(name = "overlap {0}")
+    @ValueSource(booleans = {false, true})
+    void aCheckpointOfTwoRanksResumesOnOneAndViceVersa(boolean overlap) {
         int k = 4, n = 9;
-        List<Map<String, float[]>> straight = ThreadRanks.run(2, (rank, sync) ->
+        List<Map<String, float[]>> straight = ThreadRanks.run(2, overlap, (rank, sync) ->
                 trainRank(config(dir.resolve("s"), n, 1).build(), rank, sync, 3, null));
-        ThreadRanks.run(2, (rank, sync) -> trainRank(config(dir.resolve("a"), k, 1).build(), rank, sync, 3, null));
+        ThreadRanks.run(2, overlap, (rank, sync) -> trainRank(config(dir.resolve("a"), k, 1).build(), rank, sync, 3, null));
         // 2 ranks -> 1 rank with accumulation 2 (same global batch)
-        List<Map<String, float[]>> resumed = ThreadRanks.run(1, (rank, sync) ->
+        List<Map<String, float[]>> resumed = ThreadRanks.run(1, overlap, (rank, sync) ->
                 trainRank(config(dir.resolve("a"), n, 2).build(), rank, sync, 3, dir.resolve("a")));
         double diff = maxAbsDiff(straight.get(0), resumed.get(0));
         assertTrue(diff < 1e-5, "2 ranks to step " + k + ", then 1 rank to " + n + ": max |diff| " + diff);
         // 1 rank -> 2 ranks
-        ThreadRanks.run(1, (rank, sync) -> trainRank(config(dir.resolve("b"), k, 2).build(), rank, sync, 3, null));
-        List<Map<String, float[]>> back = ThreadRanks.run(2, (rank, sync) ->
+        ThreadRanks.run(1, overlap, (rank, sync) -> trainRank(config(dir.resolve("b"), k, 2).build(), rank, sync, 3, null));
+        List<Map<String, float[]>> back = ThreadRanks.run(2, overlap, (rank, sync) ->
                 trainRank(config(dir.resolve("b"), n, 1).build(), rank, sync, 3, dir.resolve("b")));
         assertTrue(maxAbsDiff(straight.get(0), back.get(0)) < 1e-5);
         assertEquals(0.0, maxAbsDiff(back.get(0), back.get(1)));
     }
 
-    @Test
-    void aNonFiniteLossOnOneRankSkipsTheStepOnEveryRankUnderLossScaling() throws IOException {
-        List<Map<String, float[]>> out = ThreadRanks.run(2, (rank, sync) -> {
+    @ParameterizedTest(name = "overlap {0}")
+    @ValueSource(booleans = {false, true})
+    void aNonFiniteLossOnOneRankSkipsTheStepOnEveryRankUnderLossScaling(boolean overlap) throws IOException {
+        List<Map<String, float[]>> out = ThreadRanks.run(2, overlap, (rank, sync) -> {
             Tiny m = new Tiny(1);
             TrainerConfig cfg = config(dir.resolve("f16"), 6, 1).precision(Precision.F16).lossScale(new LossScaleConfig(256, 2, 0.5, 3)).build();
             ToyObjective obj = new ToyObjective(m, c -> rank == 1 && c == 3, () -> {});
@@ -312,9 +317,10 @@ class DataParallelTest {
         assertTrue(String.valueOf(line.get("reason")).contains("other rank"), String.valueOf(line.get("reason")));
     }
 
-    @Test
-    void aNonFiniteLossOnOneRankStopsEveryRankInF32() {
-        List<Object> out = ThreadRanks.run(2, (rank, sync) -> {
+    @ParameterizedTest(name = "overlap {0}")
+    @ValueSource(booleans = {false, true})
+    void aNonFiniteLossOnOneRankStopsEveryRankInF32(boolean overlap) {
+        List<Object> out = ThreadRanks.run(2, overlap, (rank, sync) -> {
             Tiny m = new Tiny(1);
             ToyObjective obj = new ToyObjective(m, c -> rank == 0 && c == 2, () -> {});
             Trainer t = new Trainer(config(dir.resolve("nan"), 6, 1).build(), m, obj, new InMemoryBatchSource(BE, samples(10), 3, rank, 2), sync);
@@ -325,10 +331,11 @@ class DataParallelTest {
         assertInstanceOf(TrainingDivergedException.class, out.get(1));
     }
 
-    @Test
-    void aStopRequestOnOneRankStopsAllAtTheSameStep() {
+    @ParameterizedTest(name = "overlap {0}")
+    @ValueSource(booleans = {false, true})
+    void aStopRequestOnOneRankStopsAllAtTheSameStep(boolean overlap) {
         AtomicInteger calls = new AtomicInteger();
-        List<Long> steps = ThreadRanks.run(2, (rank, sync) -> {
+        List<Long> steps = ThreadRanks.run(2, overlap, (rank, sync) -> {
             Tiny m = new Tiny(1);
             Trainer[] ref = new Trainer[1];
             ToyObjective obj = new ToyObjective(m, c -> false, () -> { if (rank == 1 && calls.incrementAndGet() == 3) ref[0].requestStop(); });

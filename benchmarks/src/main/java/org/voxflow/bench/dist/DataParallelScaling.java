@@ -13,6 +13,7 @@ import org.voxflow.cuda.CudaRuntime;
 import org.voxflow.cuda.dist.NcclGradientSync;
 import org.voxflow.distill.ClipConfig;
 import org.voxflow.distill.FlowMatchingObjective;
+import org.voxflow.distill.GradientBuckets;
 import org.voxflow.distill.InMemoryBatchSource;
 import org.voxflow.distill.LrSchedule;
 import org.voxflow.distill.Sample;
@@ -39,13 +40,20 @@ import org.voxflow.tensor.Tensor;
  *   voxflow-launch --nproc-per-node 2 org.voxflow.bench.dist.DataParallelScaling --out OUT/scaling_w2.json --baseline OUT/scaling_w1.json
  * </pre>
  *
- * Rank 0 times each step (the trainer's step_time_s: a step ends on every rank at the same collective, so rank 0's
- * time is the group's); after {@code --warmup} steps the step count is fitted to {@code --seconds}. Reports samples/s,
- * the time in the gradient all-reduce, the bus bandwidth of a bare 256 MiB all-reduce, and with {@code --baseline}
- * the scaling efficiency = samples/s on W GPUs / (W x samples/s on one).
+ * Any world size (1, 2, 4, 8, ...: {@code --nproc-per-node N}). Each gradient path runs in turn on the same model and
+ * communicator ({@code --modes}): {@code plain}, the all-reduce after backward, and {@code overlap}, the all-reduce in
+ * buckets launched on the communication stream while backward runs. Rank 0 times each step (the trainer's
+ * step_time_s: a step ends on every rank at the same collective, so rank 0's time is the group's); after
+ * {@code --warmup} steps the step count is fitted to {@code --seconds}. Reports, per path, the step time and
+ * samples/s, the time in the gradient all-reduce (after backward: host time in it; overlapped: the GPU time the
+ * compute stream still waited for it after backward, i.e. the communication not hidden, and how many buckets left
+ * during backward), the overlapped path's speed-up over the plain one, the bus bandwidth of a bare all-reduce, and
+ * with {@code --baseline} (a one-GPU result) the scaling efficiency = samples/s on W GPUs / (W x samples/s on one),
+ * per path. {@code --rounds R} repeats the sequence of paths R times (alternating, so drift hits both alike) and
+ * pools the steps.
  *
  * <p>Options (defaults): --res 16 --channels 512 --blocks 8 --heads 8 --cond-tokens 128 --cond-channels 512
- * --batch-per-gpu 4 --warmup 2 --seconds 20 --tf32 true --allreduce-mb 256.
+ * --batch-per-gpu 4 --warmup 2 --seconds 20 --tf32 true --allreduce-mb 256 --modes plain,overlap --rounds 1.
  */
 public final class DataParallelScaling {
     private DataParallelScaling() {}
@@ -80,7 +88,8 @@ public final class DataParallelScaling {
     static Map<String, String> defaults() {
         Map<String, String> opt = new LinkedHashMap<>();
         String[] kv = {"res", "16", "channels", "512", "blocks", "8", "heads", "8", "cond-tokens", "128", "cond-channels", "512",
-                "batch-per-gpu", "4", "warmup", "2", "seconds", "20", "tf32", "true", "allreduce-mb", "256"};
+                "batch-per-gpu", "4", "warmup", "2", "seconds", "20", "tf32", "true", "allreduce-mb", "256",
+                "modes", "plain,overlap", "rounds", "1"};
         for (int i = 0; i < kv.length; i += 2) opt.put(kv[i], kv[i + 1]);
         return opt;
     }
@@ -135,20 +144,32 @@ public final class DataParallelScaling {
         List<Sample> data = data(Math.max(64, 4 * b * w), res, condTokens, condCh);
         Path work = Files.createTempDirectory("voxflow-scaling");
 
-        // warm-up run, then a run sized to the time budget (the same number of steps on every rank)
-        List<Double> warm = run(gpu, sync, model, data, b, warmup, work.resolve("warmup"));
-        double perStep = warm.isEmpty() ? 1 : warm.get(warm.size() - 1);
-        double planned = root ? Math.max(3, Math.min(200, Math.floor(seconds / perStep))) : 0;
-        int steps = (int) sync.allReduceSum(new double[] {planned})[0];
-        sync.resetStats();
-        List<Double> times = run(gpu, sync, model, data, b, steps + 1, work.resolve("timed"));
-        NcclGradientSync.Stats st = sync.stats();
+        List<String> modes = List.of(opt.get("modes").split(","));
+        for (String m : modes)
+            if (!m.equals("plain") && !m.equals("overlap")) throw new IllegalArgumentException("--modes: plain and/or overlap, got " + m);
+        int rounds = Integer.parseInt(opt.get("rounds"));
+        Map<String, List<Double>> stepTimes = new LinkedHashMap<>();
+        Map<String, NcclGradientSync.Stats> stats = new LinkedHashMap<>();
+        Map<String, Integer> statSteps = new LinkedHashMap<>();
+        for (int round = 0; round < rounds; round++) {
+            for (String mode : modes) {
+                sync.setOverlap(mode.equals("overlap"));
+                // warm-up run, then a run sized to the time budget (the same number of steps on every rank)
+                List<Double> warm = run(gpu, sync, model, data, b, warmup, work.resolve(mode + round + "_warmup"));
+                double perStep = warm.isEmpty() ? 1 : warm.get(warm.size() - 1);
+                double planned = root ? Math.max(3, Math.min(200, Math.floor(seconds / perStep))) : 0;
+                int steps = (int) sync.allReduceSum(new double[] {planned})[0];
+                sync.resetStats();
+                List<Double> times = run(gpu, sync, model, data, b, steps + 1, work.resolve(mode + round + "_timed"));
+                stats.merge(mode, sync.stats(), DataParallelScaling::add);
+                statSteps.merge(mode, steps + 1, Integer::sum);
+                // the first step allocates the optimizer state (and, overlapped, plans the buckets)
+                if (root) stepTimes.computeIfAbsent(mode, k -> new ArrayList<>()).addAll(times.subList(1, times.size()));
+            }
+        }
+        sync.setOverlap(true);
 
         if (root) {
-            List<Double> timed = times.subList(1, times.size()); // the first step allocates the optimizer state
-            double[] t = timed.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-            double mean = Arrays.stream(t).average().orElse(Double.NaN), median = t[t.length / 2];
-            double sps = b * w / mean;
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("world_size", w);
             r.put("device", device);
@@ -158,28 +179,67 @@ public final class DataParallelScaling {
             r.put("tf32", Boolean.parseBoolean(opt.get("tf32")));
             r.put("batch_per_gpu", b);
             r.put("global_batch", b * w);
-            r.put("steps_timed", t.length);
-            r.put("step_ms_mean", mean * 1e3);
-            r.put("step_ms_median", median * 1e3);
-            r.put("samples_per_s", sps);
-            r.put("grad_allreduce_ms_per_step", st.commSeconds() / Math.max(1, st.calls()) * 1e3);
-            r.put("grad_fence_ms_per_step", st.fenceSeconds() / Math.max(1, st.calls()) * 1e3);
-            r.put("grad_bytes_per_step", st.bytes() / Math.max(1, st.calls()));
-            r.put("allreduce", bw);
-            say(sync, String.format(Locale.ROOT, "%d GPU(s): step %.1f ms mean (%.1f median) over %d steps, %.2f samples/s; gradient all-reduce %.2f ms/step (%.1f MB)",
-                    w, mean * 1e3, median * 1e3, t.length, sps, st.commSeconds() / Math.max(1, st.calls()) * 1e3,
-                    st.bytes() / Math.max(1, st.calls()) / 1e6));
+            r.put("bucket_mb", Long.getLong("voxflow.dist.bucketMb", GradientBuckets.DEFAULT_BUCKET_BYTES >> 20));
+            r.put("rounds", rounds);
+            Map<String, Object> base = null;
             if (baseline != null && Files.exists(baseline)) {
                 @SuppressWarnings("unchecked")
-                Map<String, Object> base = (Map<String, Object>) Json.parse(Files.readString(baseline));
-                double sps1 = ((Number) base.get("samples_per_s")).doubleValue();
-                double eff = sps / (w * sps1);
-                r.put("baseline_samples_per_s", sps1);
-                r.put("speedup", sps / sps1);
-                r.put("efficiency", eff);
-                say(sync, String.format(Locale.ROOT, "scaling: %.2f samples/s on 1 GPU -> %.2f on %d: speedup %.2fx, efficiency %.1f%%",
-                        sps1, sps, w, sps / sps1, 100 * eff));
+                Map<String, Object> m = (Map<String, Object>) Json.parse(Files.readString(baseline));
+                base = m;
             }
+            Map<String, Double> sps = new LinkedHashMap<>();
+            for (String mode : modes) {
+                double[] t = stepTimes.get(mode).stream().mapToDouble(Double::doubleValue).sorted().toArray();
+                double mean = Arrays.stream(t).average().orElse(Double.NaN), median = t[t.length / 2];
+                NcclGradientSync.Stats st = stats.get(mode);
+                int n = statSteps.get(mode);
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("steps_timed", t.length);
+                m.put("step_ms_mean", mean * 1e3);
+                m.put("step_ms_median", median * 1e3);
+                m.put("samples_per_s", b * w / mean);
+                String detail;
+                if (mode.equals("plain")) {
+                    m.put("grad_allreduce_ms_per_step", st.commSeconds() / Math.max(1, st.calls()) * 1e3);
+                    m.put("grad_fence_ms_per_step", st.fenceSeconds() / Math.max(1, st.calls()) * 1e3);
+                    m.put("grad_bytes_per_step", st.bytes() / Math.max(1, st.calls()));
+                    detail = String.format(Locale.ROOT, "all-reduce after backward %.2f ms/step (%.1f MB)",
+                            st.commSeconds() / Math.max(1, st.calls()) * 1e3, st.bytes() / Math.max(1, st.calls()) / 1e6);
+                } else {
+                    long k = Math.max(1, st.overlappedSteps());
+                    m.put("exposed_allreduce_ms_per_step", st.exposedSeconds() / k * 1e3);
+                    m.put("finish_host_ms_per_step", st.finishSeconds() / k * 1e3);
+                    m.put("buckets_per_step", (double) (st.bucketsDuringBackward() + st.bucketsAtFinish()) / k);
+                    m.put("buckets_during_backward_per_step", (double) st.bucketsDuringBackward() / k);
+                    m.put("grad_bytes_per_step", st.overlappedBytes() / k);
+                    detail = String.format(Locale.ROOT, "all-reduce not hidden by backward %.2f ms/step; %.1f of %.1f buckets left during backward",
+                            st.exposedSeconds() / k * 1e3, (double) st.bucketsDuringBackward() / k,
+                            (double) (st.bucketsDuringBackward() + st.bucketsAtFinish()) / k);
+                    if (st.overlappedSteps() != n) throw new IllegalStateException(n + " steps, " + st.overlappedSteps() + " of them overlapped");
+                }
+                sps.put(mode, b * w / mean);
+                say(sync, String.format(Locale.ROOT, "%d GPU(s), %-7s: step %.1f ms mean (%.1f median) over %d steps, %.2f samples/s; %s",
+                        w, mode, mean * 1e3, median * 1e3, t.length, b * w / mean, detail));
+                if (base != null) {
+                    double sps1 = baselineSps(base, mode);
+                    if (sps1 > 0) {
+                        m.put("baseline_samples_per_s", sps1);
+                        m.put("speedup", b * w / mean / sps1);
+                        m.put("efficiency", b * w / mean / (w * sps1));
+                        say(sync, String.format(Locale.ROOT, "scaling (%s): %.2f samples/s on 1 GPU -> %.2f on %d: speedup %.2fx, efficiency %.1f%%",
+                                mode, sps1, b * w / mean, w, b * w / mean / sps1, 100 * b * w / mean / (w * sps1)));
+                    }
+                }
+                r.put(mode, m);
+            }
+            String best = sps.containsKey("overlap") ? "overlap" : modes.get(0);
+            r.put("samples_per_s", sps.get(best)); // what a baseline file is read for
+            if (sps.containsKey("overlap") && sps.containsKey("plain")) {
+                r.put("overlap_speedup", sps.get("overlap") / sps.get("plain"));
+                say(sync, String.format(Locale.ROOT, "overlapped vs after backward: %.3fx samples/s", sps.get("overlap") / sps.get("plain")));
+            }
+            if (base != null) r.put("efficiency", baselineSps(base, best) > 0 ? sps.get(best) / (w * baselineSps(base, best)) : null);
+            r.put("allreduce", bw);
             String json = Json.write(r);
             System.out.println("result: " + json);
             if (out != null) {
@@ -187,6 +247,20 @@ public final class DataParallelScaling {
                 Files.writeString(out, json + "\n");
             }
         }
+    }
+
+    /** A baseline's samples/s for one path (a result of this version), or its only figure (an older result). */
+    @SuppressWarnings("unchecked")
+    private static double baselineSps(Map<String, Object> base, String mode) {
+        if (base.get(mode) instanceof Map<?, ?> m && m.get("samples_per_s") instanceof Number n) return n.doubleValue();
+        return base.get("samples_per_s") instanceof Number n ? n.doubleValue() : -1;
+    }
+
+    private static NcclGradientSync.Stats add(NcclGradientSync.Stats a, NcclGradientSync.Stats b) {
+        return new NcclGradientSync.Stats(a.calls() + b.calls(), a.bytes() + b.bytes(), a.commSeconds() + b.commSeconds(),
+                a.fenceSeconds() + b.fenceSeconds(), a.overlappedSteps() + b.overlappedSteps(),
+                a.bucketsDuringBackward() + b.bucketsDuringBackward(), a.bucketsAtFinish() + b.bucketsAtFinish(),
+                a.overlappedBytes() + b.overlappedBytes(), a.finishSeconds() + b.finishSeconds(), a.exposedSeconds() + b.exposedSeconds());
     }
 
     private static void say(NcclGradientSync sync, String s) {

@@ -11,8 +11,11 @@ import org.bytedeco.cuda.nccl.ncclUniqueId;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerPointer;
+import org.voxflow.autograd.GradHook;
 import org.voxflow.cuda.CudaBackend;
+import org.voxflow.cuda.CudaEvents;
 import org.voxflow.distill.GradientBuckets;
+import org.voxflow.distill.GradientStream;
 import org.voxflow.distill.GradientSync;
 import org.voxflow.tensor.DType;
 import org.voxflow.tensor.Tensor;
@@ -25,13 +28,31 @@ import org.voxflow.tensor.Tensor;
  * {@code ncclCommInitRank}. The process's GPU is the backend's device (with {@code bin/voxflow-launch}, each process
  * sees only its own GPU, as device 0).
  *
- * <p>Gradient all-reduce ({@link #allReduce}): after backward, gradients are packed into flat per-dtype buckets of
- * {@code -Dvoxflow.dist.bucketMb} MiB (default 25) by {@link GradientBuckets} on the compute stream; the compute
- * stream is then synchronized (the backend exposes no stream handle to wait on from the GPU side, and the trainer
- * synchronizes every step anyway), and the buckets are averaged ({@code ncclAvg}) in place, in one NCCL group on the
- * communication stream; the parameters' gradients become views of the buckets. This all-reduce runs after backward:
- * it does not overlap the backward pass (that needs a per-parameter hook in autograd's backward and a cross-stream
- * event on the compute stream).
+ * <p>Gradient all-reduce overlapped with backward (the default on a {@link CudaBackend}; {@link #overlapsBackward},
+ * {@code -Dvoxflow.dist.overlap=false} or {@link #setOverlap} turn it off): the trainer passes the hook of
+ * {@link #beginStep} to the backward of each step's last micro-batch, and {@link GradientStream} copies each
+ * parameter's final gradient into kept per-dtype buckets of {@code -Dvoxflow.dist.bucketMb} MiB (default 25),
+ * planned in reverse parameter order and launched strictly in bucket order (so every rank issues the same
+ * collectives in the same sequence, whatever order its backward finishes parameters in). Launching bucket k: an event
+ * is recorded on the compute stream after the copies into it, the communication stream waits for that event
+ * ({@code cudaStreamWaitEvent}, no host wait) and {@code ncclAllReduce(ncclAvg)} runs in place on the communication
+ * stream while the compute stream goes on with backward. {@link #finishStep} launches what is left, records an event
+ * on the communication stream and makes the compute stream wait for it, so the norm, clipping and optimizer read the
+ * averages in stream order.
+ *
+ * <p>Memory safety across the two streams: the allocator is stream-ordered ({@code cudaMallocAsync} /
+ * {@code cudaFreeAsync} on the compute stream only), so a block freed on the compute stream may be handed to later
+ * compute work at once, with no regard for the communication stream. The communication stream therefore never
+ * touches an autograd-owned tensor: gradients are copied into the buckets on the compute stream (the copy is ordered
+ * before any later free of the gradient, and the event orders the collective after the copy). The buckets themselves
+ * are allocated once, outside every memory scope, and freed only when the parameter set changes or this sync closes,
+ * both after the compute stream has waited for every collective on them; the next step's copies into a bucket are
+ * queued on the compute stream after that wait, so they never overwrite a bucket NCCL is still reducing.
+ *
+ * <p>Gradient all-reduce after backward ({@link #allReduce}, the trainer's path when overlap is off): gradients are
+ * packed into flat per-dtype buckets by {@link GradientBuckets} on the compute stream, the compute stream is
+ * synchronized, and the buckets are averaged in place in one NCCL group on the communication stream; the parameters'
+ * gradients become views of the buckets.
  *
  * <p>NVLink multicast (NVLS) is refused: {@code NCCL_NVLS_ENABLE} must be {@code 0} in the environment (set by
  * {@code bin/voxflow-launch}), since a program using it can take a shared host's GPUs out of service.
@@ -43,15 +64,25 @@ public final class NcclGradientSync implements GradientSync {
     private final long bucketBytes;
     private final ncclComm comm;
     private final CUstream_st stream;
+    /** The backend's compute stream (cudaStream_t), or 0 where this sync has no CudaBackend (no overlap then). */
+    private final long computeStream;
     private final int ncclVersion;
+    private boolean overlap = Boolean.parseBoolean(System.getProperty("voxflow.dist.overlap", "true"));
+    private GradientStream gradStream;
+    /** Events of the overlapped path: bucket ready (compute), reductions done (comm), wait start / end (compute, timed). */
+    private long readyEvent, doneEvent, waitStart, waitEnd;
+    private boolean waitTimed;
+    private long overlapBytes, overlapSteps, finishNanos, exposedNanos;
+    private long[] streamBase = new long[4];
     private Pointer scratch;
     private DoublePointer host;
     private long scratchCount;
     private boolean closed;
     private long reduceCalls, reduceBytes, reduceNanos, fenceNanos;
 
-    private NcclGradientSync(DistEnv env, int device, Runnable computeFence, long bucketBytes, Duration timeout) {
+    private NcclGradientSync(DistEnv env, int device, Runnable computeFence, long computeStream, long bucketBytes, Duration timeout) {
         this.env = env;
+        this.computeStream = computeStream;
         this.computeFence = computeFence;
         this.device = device;
         this.bucketBytes = bucketBytes;
@@ -91,7 +122,7 @@ public final class NcclGradientSync implements GradientSync {
      * @param timeout     how long the TCP rendezvous waits for the other ranks
      */
     public static NcclGradientSync create(CudaBackend backend, DistEnv env, long bucketBytes, Duration timeout) {
-        return new NcclGradientSync(env, backend.device().index(), backend::synchronize, bucketBytes, timeout);
+        return new NcclGradientSync(env, backend.device().index(), backend::synchronize, CudaEvents.computeStream(backend), bucketBytes, timeout);
     }
 
     /**
@@ -99,7 +130,7 @@ public final class NcclGradientSync implements GradientSync {
      * whose queued work {@code computeFence} waits for (tests of the bindings against stub libraries).
      */
     static NcclGradientSync create(int device, Runnable computeFence, DistEnv env, long bucketBytes, Duration timeout) {
-        return new NcclGradientSync(env, device, computeFence, bucketBytes, timeout);
+        return new NcclGradientSync(env, device, computeFence, 0, bucketBytes, timeout);
     }
 
     private static void requireNvlsOff() {
@@ -149,7 +180,88 @@ public final class NcclGradientSync implements GradientSync {
     public DistEnv env() { return env; }
 
     @Override public void allReduce(Map<String, Tensor> params) {
+        if (gradStream != null && gradStream.isOpen()) throw new IllegalStateException("allReduce inside an overlapped step (beginStep without finishStep)");
         GradientBuckets.allReduce(this, params, bucketBytes, this::averageBuckets);
+    }
+
+    // ---- the overlapped all-reduce --------------------------------------------------------------------------------
+
+    /** Whether the trainer averages gradients during backward through this sync (needs the CUDA backend). */
+    @Override public boolean overlapsBackward() { return overlap && computeStream != 0; }
+
+    /**
+     * Turns the overlapped path on or off (default {@code -Dvoxflow.dist.overlap}, true): off, the trainer calls
+     * {@link #allReduce} after backward. Every rank must choose the same. Not inside a step.
+     */
+    public NcclGradientSync setOverlap(boolean on) {
+        if (gradStream != null && gradStream.isOpen()) throw new IllegalStateException("cannot switch the overlap inside a step");
+        overlap = on;
+        return this;
+    }
+
+    @Override public GradHook beginStep(Map<String, Tensor> params) {
+        ensureOpen();
+        if (!overlapsBackward())
+            throw new UnsupportedOperationException(this + (computeStream == 0 ? " has no compute stream to overlap with" : " has overlap off"));
+        if (gradStream == null) {
+            readyEvent = CudaEvents.create(false);
+            doneEvent = CudaEvents.create(false);
+            waitStart = CudaEvents.create(true);
+            waitEnd = CudaEvents.create(true);
+            gradStream = new GradientStream(this, bucketBytes, new GradientStream.Transport() {
+                @Override public void launch(int index, Tensor bucket) { launchBucket(bucket); }
+                @Override public void await() { awaitBuckets(); }
+            });
+        }
+        collectWaitTime();
+        return gradStream.beginStep(params);
+    }
+
+    @Override public void gradReady(String name, Tensor grad) {
+        requireStep();
+        gradStream.gradReady(name, grad);
+    }
+
+    @Override public void finishStep() {
+        requireStep();
+        long t0 = System.nanoTime();
+        gradStream.finishStep();
+        finishNanos += System.nanoTime() - t0;
+        overlapSteps++;
+    }
+
+    private void requireStep() {
+        ensureOpen();
+        if (gradStream == null || !gradStream.isOpen()) throw new IllegalStateException("no overlapped step is open (beginStep)");
+    }
+
+    /** The bucket's copies are queued on the compute stream: the communication stream waits for them, then reduces. */
+    private void launchBucket(Tensor bucket) {
+        CudaEvents.record(readyEvent, computeStream);
+        CudaEvents.streamWait(stream.address(), readyEvent);
+        Pointer p = at(bucket);
+        check(nccl.ncclAllReduce(p, p, bucket.numel(), type(bucket.dtype()), nccl.ncclAvg, comm, stream), "ncclAllReduce(bucket)", comm);
+        overlapBytes += bucket.numel() * bucket.dtype().bytes();
+    }
+
+    /** Later compute work waits for every reduction; the compute stream's stall is timed (the exposed communication). */
+    private void awaitBuckets() {
+        CudaEvents.record(waitStart, computeStream);
+        CudaEvents.record(doneEvent, stream.address());
+        CudaEvents.streamWait(computeStream, doneEvent);
+        CudaEvents.record(waitEnd, computeStream);
+        waitTimed = true;
+        int[] err = new int[1];
+        check(nccl.ncclCommGetAsyncError(comm, err), "ncclCommGetAsyncError", comm);
+        check(err[0], "overlapped gradient all-reduce (asynchronous error)", comm);
+    }
+
+    /** Adds the last step's compute-stream stall to the totals (its events finished long ago in a training loop). */
+    private void collectWaitTime() {
+        if (!waitTimed) return;
+        CudaEvents.synchronize(waitEnd);
+        exposedNanos += (long) (CudaEvents.elapsedMs(waitStart, waitEnd) * 1e6);
+        waitTimed = false;
     }
 
     private void averageBuckets(List<Tensor> buckets) {
@@ -232,13 +344,36 @@ public final class NcclGradientSync implements GradientSync {
         check(err[0], what + " (asynchronous error)", comm);
     }
 
-    /** Gradient all-reduces so far: {calls, bytes, seconds in NCCL, seconds waiting for the compute stream}. */
-    public Stats stats() { return new Stats(reduceCalls, reduceBytes, reduceNanos / 1e9, fenceNanos / 1e9); }
+    /** Gradient all-reduces since the last {@link #resetStats}, both paths (see {@link Stats}). */
+    public Stats stats() {
+        if (!(gradStream != null && gradStream.isOpen())) collectWaitTime();
+        long[] c = gradStream == null ? new long[4] : gradStream.counters();
+        return new Stats(reduceCalls, reduceBytes, reduceNanos / 1e9, fenceNanos / 1e9, overlapSteps, c[2] - streamBase[2],
+                c[3] - streamBase[3], overlapBytes, finishNanos / 1e9, exposedNanos / 1e9);
+    }
 
-    public record Stats(long calls, long bytes, double commSeconds, double fenceSeconds) {}
+    /**
+     * @param calls                 all-reduces after backward ({@link #allReduce})
+     * @param bytes                 bytes they reduced
+     * @param commSeconds           host time in them, from the end of the compute fence to the end of the reduction
+     * @param fenceSeconds          host time waiting for the compute stream before them
+     * @param overlappedSteps       steps through the overlapped path ({@link #finishStep})
+     * @param bucketsDuringBackward buckets launched while backward was still being queued
+     * @param bucketsAtFinish       buckets launched by finishStep (their parameters were not final before)
+     * @param overlappedBytes       bytes reduced by the overlapped path
+     * @param finishSeconds         host time in finishStep
+     * @param exposedSeconds        GPU time the compute stream waited for the reductions at finishStep (the
+     *                              communication not hidden behind backward)
+     */
+    public record Stats(long calls, long bytes, double commSeconds, double fenceSeconds, long overlappedSteps,
+                        long bucketsDuringBackward, long bucketsAtFinish, long overlappedBytes, double finishSeconds,
+                        double exposedSeconds) {}
 
     public void resetStats() {
+        if (!(gradStream != null && gradStream.isOpen())) collectWaitTime();
         reduceCalls = reduceBytes = reduceNanos = fenceNanos = 0;
+        overlapBytes = overlapSteps = finishNanos = exposedNanos = 0;
+        streamBase = gradStream == null ? new long[4] : gradStream.counters();
     }
 
     /** "NCCL 2.27.3", from ncclGetVersion. */
@@ -250,6 +385,12 @@ public final class NcclGradientSync implements GradientSync {
     @Override public void close() {
         if (closed) return;
         closed = true;
+        if (gradStream != null) {
+            // frees are stream-ordered after the compute stream's wait for the last reductions; a step left open
+            // (an exception during backward) may still have reductions queued: its buckets are left to the process
+            if (!gradStream.isOpen()) gradStream.close();
+            for (long e : new long[] {readyEvent, doneEvent, waitStart, waitEnd}) CudaEvents.destroy(e);
+        }
         check(nccl.ncclCommDestroy(comm), "ncclCommDestroy", null);
         cuda(cudart.cudaStreamDestroy(stream), "cudaStreamDestroy");
         if (scratchCount > 0) {
@@ -259,7 +400,7 @@ public final class NcclGradientSync implements GradientSync {
     }
 
     @Override public String toString() {
-        return "NcclGradientSync[" + env + ", cuda:" + device + ", " + ncclVersion() + "]";
+        return "NcclGradientSync[" + env + ", cuda:" + device + ", " + ncclVersion() + (overlapsBackward() ? ", overlapped" : "") + "]";
     }
 
     private void ensureOpen() {
