@@ -105,6 +105,23 @@ int vf_index_select(long long x, long long idx, int idxType, long long out, long
 int vf_index_add(long long src, long long idx, int idxType, long long out, long long outer, long long m,
                  long long size, long long inner, long long stream);
 
+/* ---- sparse structure maps (vf_sparse.cu) ------------------------------------------------------------------ */
+/* coords: dense i32 [n, 4] rows (batch, x, y, z), 0 <= x, y, z < 2^15, 0 <= batch < 2^18. Each map takes a device
+ * scratch buffer of at least the bytes its _scratch function reports (contents need no initialization). */
+int vf_sparse_neighbours_scratch(long long n, long long* bytes);
+/* nbr (i32 [n, 27]): nbr[i, kx*9 + ky*3 + kz] = the row with coordinates (b, x+kx-1, y+ky-1, z+kz-1), or -1 where
+ * none (or off [0, 2^15)); repeated coordinates resolve to their last row. Device hash table, no host round trip. */
+int vf_sparse_neighbours(long long coords, long long n, long long scratch, long long scratchBytes, long long nbr,
+                         long long stream);
+int vf_sparse_downsample_scratch(long long n, int batch, long long* bytes);
+/* Pooling by factor: coarse keys (b, x/f, y/f, z/f), unique and sorted by (batch, x, y, z), give the coarse rows
+ * m = 0..M-1. Writes coarse (i32 [M, 4], capacity [n, 4]), counts (i32 [M]: fine rows per coarse row, capacity [n]),
+ * toCoarse (i32 [n]: each fine row's coarse row) and batchRows (i32 [batch + 1]: coarse rows per instance, then
+ * those with a batch index >= batch, which should be none; they sum to M; the only thing the host reads back). */
+int vf_sparse_downsample(long long coords, long long n, int batch, int factor, long long scratch,
+                         long long scratchBytes, long long coarse, long long counts, long long toCoarse,
+                         long long batchRows, long long stream);
+
 /* ---- attention (f32, [N, H, D] rows, variable length; cuQ/cuK are device int arrays of B+1 offsets) ---------- */
 int vf_attention_forward(long long q, long long k, long long v, long long out, long long lse, long long cuQ,
                          long long cuK, int batch, int heads, int d, int dv, int maxQ, float scale, long long stream);

@@ -18,16 +18,13 @@ public record SparseTensor(SparseStructure structure, Tensor feats) {
     /**
      * Pooling by 2 as TRELLIS's SparseDownsample computes it: coarse rows sorted by (batch, x, y, z), each the
      * sum of its k fine rows divided by k + 1. (TRELLIS calls torch.scatter_reduce(zeros, ..., reduce="mean")
-     * whose default include_self=True counts the zero it starts from; trained checkpoints expect this.)
+     * whose default include_self=True counts the zero it starts from; trained checkpoints expect this.) The maps
+     * and the divisors are built once per structure, on the feats' backend, and stay there.
      */
     public SparseTensor downsample() {
-        SparseStructure coarse = structure.downsample2();
-        Tensor idx = coarse.toCoarseIndex(feats.backend());
-        int[] count = new int[coarse.rows()];
-        for (int i : idx.toInts()) count[i]++;
-        float[] inv = new float[count.length];
-        for (int i = 0; i < inv.length; i++) inv[i] = 1f / (count[i] + 1);
-        Tensor f = F.mul(F.indexAdd(feats, 0, idx, coarse.rows()), feats.backend().fromFloats(inv, inv.length, 1));
+        var be = feats.backend();
+        SparseStructure coarse = structure.downsample2(be);
+        Tensor f = F.mul(F.indexAdd(feats, 0, coarse.toCoarseIndex(be), coarse.rows()), coarse.poolScale(be));
         return new SparseTensor(coarse, f);
     }
 

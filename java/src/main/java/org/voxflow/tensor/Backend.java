@@ -192,4 +192,23 @@ public interface Backend {
 
     /** Zeros of x's shape with size `size` along axis, then out[idx[i]] += src[i] along axis; idx -1 is skipped. */
     Tensor indexAdd(Tensor src, int axis, Tensor idx, int size);
+
+    // ---- sparse voxel structures ---------------------------------------------------------------------------
+
+    /**
+     * The submanifold 3x3x3 neighbour map of sparse voxels, built where coords live (no host copy on a GPU).
+     * coords: I32 [N, 4] rows (batch, x, y, z) with 0 <= x, y, z < 2^15 and 0 <= batch < 2^18. Returns I32 [N, 27]:
+     * entry (i, k), k = kx*9 + ky*3 + kz, is the row whose coordinates are (b_i, x_i + kx - 1, y_i + ky - 1,
+     * z_i + kz - 1), or -1 where there is none (a coordinate off [0, 2^15) included); where coordinates repeat, the
+     * last such row.
+     */
+    Tensor sparseNeighbours(Tensor coords);
+
+    /**
+     * The maps of pooling sparse voxels by `factor` (TRELLIS's SparseDownsample): coarse coordinates
+     * (b, x / factor, y / factor, z / factor) (floor), unique and sorted by (batch, x, y, z), each fine row's coarse
+     * row and the fine rows per coarse row (see {@link SparsePooling}). coords as for {@link #sparseNeighbours},
+     * batch indices below `batch`. A GPU reads back only the [batch] coarse row counts per instance.
+     */
+    SparsePooling sparseDownsample(Tensor coords, int batch, int factor);
 }

@@ -12,6 +12,7 @@ import org.voxflow.tensor.DType;
 import org.voxflow.tensor.Device;
 import org.voxflow.tensor.ReduceOp;
 import org.voxflow.tensor.Shapes;
+import org.voxflow.tensor.SparsePooling;
 import org.voxflow.tensor.Tensor;
 import org.voxflow.tensor.UnaryOp;
 
@@ -625,6 +626,70 @@ public final class CudaBackend implements Backend {
         } finally {
             release(sf, src);
             release(id, idx);
+        }
+    }
+
+    // ---- sparse voxel structures (vf_sparse.cu) ---------------------------------------------------------------------
+
+    /** Coordinates as a dense I32 [N, 4] tensor of this device. */
+    private Tensor sparseCoords(Tensor coords) {
+        if (coords.dim() != 2 || coords.size(1) != 4 || coords.dtype().isFloating())
+            throw new IllegalArgumentException("sparse coordinates must be integer [N, 4], got " + coords);
+        return dense(coords, DType.I32);
+    }
+
+    /** Uninitialized device scratch of at least `bytes` bytes (close it when done: stream-ordered, so at once). */
+    private Tensor scratch(long bytes) { return empty(DType.I64, Math.toIntExact((bytes + 7) / 8)); }
+
+    @Override public Tensor sparseNeighbours(Tensor coords) {
+        Tensor c = sparseCoords(coords);
+        try {
+            int n = c.size(0);
+            Tensor out = empty(DType.I32, n, 27);
+            if (n == 0) return out;
+            long[] bytes = new long[1];
+            check(VoxKernels.vf_sparse_neighbours_scratch(n, bytes), "vf_sparse_neighbours_scratch");
+            try (Tensor table = scratch(bytes[0])) {
+                check(VoxKernels.vf_sparse_neighbours(addr(c), n, addr(table), bytes[0], addr(out), stream), "vf_sparse_neighbours");
+            }
+            return out;
+        } finally {
+            release(c, coords);
+        }
+    }
+
+    @Override public SparsePooling sparseDownsample(Tensor coords, int batch, int factor) {
+        if (batch < 0 || batch > (1 << 18)) throw new IllegalArgumentException("sparseDownsample: batch " + batch + " outside [0, 2^18]");
+        if (factor < 1) throw new IllegalArgumentException("sparseDownsample: factor " + factor);
+        Tensor c = sparseCoords(coords);
+        int n = c.size(0);
+        Tensor coarseCap = null, countsCap = null, perBatch = null, work = null;
+        try {
+            Tensor toCoarse = empty(DType.I32, n);
+            if (n == 0) return new SparsePooling(empty(DType.I32, 0, 4), toCoarse, empty(DType.I32, 0), new int[batch + 1]);
+            if (batch == 0) throw new IllegalArgumentException("sparseDownsample: " + n + " voxels in a batch of 0 instances");
+            coarseCap = empty(DType.I32, n, 4);
+            countsCap = empty(DType.I32, n);
+            perBatch = empty(DType.I32, batch + 1);
+            long[] bytes = new long[1];
+            check(VoxKernels.vf_sparse_downsample_scratch(n, batch, bytes), "vf_sparse_downsample_scratch");
+            work = scratch(bytes[0]);
+            check(VoxKernels.vf_sparse_downsample(addr(c), n, batch, factor, addr(work), bytes[0], addr(coarseCap),
+                    addr(countsCap), addr(toCoarse), addr(perBatch), stream), "vf_sparse_downsample");
+            int[] rows = toInts(perBatch); // the one read-back: the coarse row counts size the outputs
+            if (rows[batch] != 0)
+                throw new IllegalArgumentException("sparseDownsample: coordinates have batch indices outside [0, " + batch + ")");
+            int[] offsets = new int[batch + 1];
+            for (int b = 0; b < batch; b++) offsets[b + 1] = offsets[b] + rows[b];
+            int m = offsets[batch];
+            if (m < 1 || m > n) throw new IllegalStateException("sparseDownsample: " + m + " coarse rows from " + n + " voxels");
+            Tensor coarse = empty(DType.I32, m, 4), counts = empty(DType.I32, m);
+            convert(coarse, coarseCap.slice(0, 0, m));
+            convert(counts, countsCap.slice(0, 0, m));
+            return new SparsePooling(coarse, toCoarse, counts, offsets);
+        } finally {
+            release(c, coords);
+            for (Tensor t : new Tensor[] {coarseCap, countsCap, perBatch, work}) if (t != null) t.close();
         }
     }
 

@@ -86,6 +86,13 @@ final class VoxKernels {
     static native int vf_index_add(long src, long idx, int idxType, long out, long outer, long m, long size, long inner,
                                    long stream);
 
+    // ---- sparse structure maps ----
+    static native int vf_sparse_neighbours_scratch(long n, @Cast("long long*") long[] bytes);
+    static native int vf_sparse_neighbours(long coords, long n, long scratch, long scratchBytes, long nbr, long stream);
+    static native int vf_sparse_downsample_scratch(long n, int batch, @Cast("long long*") long[] bytes);
+    static native int vf_sparse_downsample(long coords, long n, int batch, int factor, long scratch, long scratchBytes,
+                                           long coarse, long counts, long toCoarse, long batchRows, long stream);
+
     // ---- attention ----
     static native int vf_attention_forward(long q, long k, long v, long out, long lse, long cuQ, long cuK, int batch,
                                            int heads, int d, int dv, int maxQ, float scale, long stream);

@@ -7,6 +7,7 @@ import org.voxflow.tensor.DType;
 import org.voxflow.tensor.Device;
 import org.voxflow.tensor.ReduceOp;
 import org.voxflow.tensor.Shapes;
+import org.voxflow.tensor.SparsePooling;
 import org.voxflow.tensor.Tensor;
 import org.voxflow.tensor.UnaryOp;
 
@@ -383,5 +384,27 @@ public final class CpuBackend implements Backend {
                 for (int i = 0; i < inner; i++) out[dO + i] += v[so + i];
             }
         return fromFloats(out, os);
+    }
+
+    // ---- sparse voxel structures (the host algorithms of SparseMaps) --------------------------------------------
+
+    /** The [N * 4] values of a coordinates tensor I32/I64 [N, 4] (from any backend). */
+    static int[] sparseCoords(Tensor coords) {
+        if (coords.dim() != 2 || coords.size(1) != 4 || coords.dtype().isFloating())
+            throw new IllegalArgumentException("sparse coordinates must be integer [N, 4], got " + coords);
+        return coords.backend().toInts(coords);
+    }
+
+    @Override public Tensor sparseNeighbours(Tensor coords) {
+        int[] c = sparseCoords(coords);
+        return fromInts(SparseMaps.neighbours(c), c.length / 4, 27);
+    }
+
+    @Override public SparsePooling sparseDownsample(Tensor coords, int batch, int factor) {
+        int[] c = sparseCoords(coords);
+        SparseMaps.Pooling p = SparseMaps.downsample(c, batch, factor);
+        int m = p.counts().length;
+        return new SparsePooling(fromInts(p.coords(), m, 4), fromInts(p.toCoarse(), c.length / 4), fromInts(p.counts(), m),
+                p.offsets());
     }
 }
