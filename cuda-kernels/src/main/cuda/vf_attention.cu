@@ -5,7 +5,7 @@
 // the score dot products (keys padded by one float per row so lanes hit distinct banks) and 32-column slices of
 // the outputs for the weighted sums. The forward keeps a running max and sum (online softmax) and never
 // materializes the score matrix; backward and JVP recompute probabilities from the saved log-sum-exp.
-#include "vf_common.cuh"
+#include "vf_attn_common.cuh"
 
 namespace {
 
@@ -17,13 +17,13 @@ struct Inst {
     int q0, nq, k0, nk;
 };
 
-__device__ __forceinline__ Inst instance(const int* cuQ, const int* cuK) {
+__device__ __forceinline__ Inst instance(const VfAttnOffsets& off) {
     int b = blockIdx.z;
     Inst in;
-    in.q0 = cuQ[b];
-    in.nq = cuQ[b + 1] - in.q0;
-    in.k0 = cuK[b];
-    in.nk = cuK[b + 1] - in.k0;
+    in.q0 = off.q(b);
+    in.nq = off.q(b + 1) - in.q0;
+    in.k0 = off.k(b);
+    in.nk = off.k(b + 1) - in.k0;
     return in;
 }
 
@@ -41,10 +41,10 @@ __device__ __forceinline__ void load_tile(float* tile, int stride, const float* 
 template <int DL>
 __global__ void __launch_bounds__(THREADS) fwd_kernel(const float* __restrict__ q, const float* __restrict__ k,
                                                       const float* __restrict__ v, float* __restrict__ out,
-                                                      float* __restrict__ lse, const int* cuQ, const int* cuK, int H,
+                                                      float* __restrict__ lse, const __grid_constant__ VfAttnOffsets off, int H,
                                                       int D, int Dv, float scale2) {
     extern __shared__ float sm[];
-    Inst in = instance(cuQ, cuK);
+    Inst in = instance(off);
     int tile0 = blockIdx.x * BQ, h = blockIdx.y;
     if (tile0 >= in.nq) return;
     const int SD = D + 1, SV = Dv + 1;
@@ -129,10 +129,10 @@ template <int DL>
 __global__ void __launch_bounds__(THREADS) dq_kernel(const float* __restrict__ dout, const float* __restrict__ q,
                                                      const float* __restrict__ k, const float* __restrict__ v,
                                                      const float* __restrict__ lse, const float* __restrict__ delta,
-                                                     float* __restrict__ dq, const int* cuQ, const int* cuK, int H,
+                                                     float* __restrict__ dq, const __grid_constant__ VfAttnOffsets off, int H,
                                                      int D, int Dv, float scale, float scale2) {
     extern __shared__ float sm[];
-    Inst in = instance(cuQ, cuK);
+    Inst in = instance(off);
     int tile0 = blockIdx.x * BQ, h = blockIdx.y;
     if (tile0 >= in.nq) return;
     const int SD = D + 1, SV = Dv + 1;
@@ -206,10 +206,10 @@ template <int DL>
 __global__ void __launch_bounds__(THREADS) dkv_kernel(const float* __restrict__ dout, const float* __restrict__ q,
                                                       const float* __restrict__ k, const float* __restrict__ v,
                                                       const float* __restrict__ lse, const float* __restrict__ delta,
-                                                      float* __restrict__ dk, float* __restrict__ dv, const int* cuQ,
-                                                      const int* cuK, int H, int D, int Dv, float scale, float scale2) {
+                                                      float* __restrict__ dk, float* __restrict__ dv, const __grid_constant__ VfAttnOffsets off,
+                                                      int H, int D, int Dv, float scale, float scale2) {
     extern __shared__ float sm[];
-    Inst in = instance(cuQ, cuK);
+    Inst in = instance(off);
     int tile0 = blockIdx.x * BK, h = blockIdx.y;
     if (tile0 >= in.nk) return;
     const int SD = D + 1, SV = Dv + 1;
@@ -290,10 +290,10 @@ __global__ void __launch_bounds__(THREADS) jvp_kernel(const float* __restrict__ 
                                                       const float* __restrict__ v, const float* __restrict__ out,
                                                       const float* __restrict__ lse, const float* __restrict__ tq,
                                                       const float* __restrict__ tk, const float* __restrict__ tv,
-                                                      float* __restrict__ tout, const int* cuQ, const int* cuK, int H,
+                                                      float* __restrict__ tout, const __grid_constant__ VfAttnOffsets off, int H,
                                                       int D, int Dv, float scale, float scale2) {
     extern __shared__ float sm[];
-    Inst in = instance(cuQ, cuK);
+    Inst in = instance(off);
     int tile0 = blockIdx.x * BQ, h = blockIdx.y;
     if (tile0 >= in.nq) return;
     const int SD = D + 1, SV = Dv + 1;
@@ -374,12 +374,14 @@ inline int chunks(int d, int dv) {
     return n <= 1 ? 1 : n <= 2 ? 2 : n <= 4 ? 4 : 8;
 }
 
-// Raises the dynamic shared-memory limit when a tile set needs more than the default 48 KB.
+// Raises a kernel's dynamic shared-memory limit, once per device, to what its largest tile set (head dims
+// VF_ATTN_MAX_HEAD_DIM) needs; the attribute is only a cap, the launch's own size sets the occupancy.
 template <typename K>
-int prepare(K kernel, size_t bytes) {
+int prepare(K kernel, size_t bytes, size_t maxBytes, unsigned long long& done) {
     if (bytes <= 48 * 1024) return 0;
-    return (int)cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+    return vf_smem_attribute((const void*)kernel, maxBytes, done);
 }
+constexpr size_t MAXW = VF_ATTN_MAX_HEAD_DIM + 1;
 
 #define VF_DISPATCH_DL(DLV, ...)             \
     switch (DLV) {                            \
@@ -393,29 +395,35 @@ int prepare(K kernel, size_t bytes) {
 
 extern "C" {
 
-int vf_attention_forward(long long q, long long k, long long v, long long out, long long lse, long long cuQ,
-                         long long cuK, int batch, int heads, int d, int dv, int maxQ, float scale, long long stream) {
+int vf_attention_forward(long long q, long long k, long long v, long long out, long long lse, const int* offsets,
+                         long long devOffsets, int batch, int heads, int d, int dv, int maxQ, float scale,
+                         long long stream) {
     if (d > VF_ATTN_MAX_HEAD_DIM || dv > VF_ATTN_MAX_HEAD_DIM || d < 1 || dv < 1) return (int)cudaErrorInvalidValue;
     if (batch == 0 || maxQ == 0 || heads == 0) return 0;
+    VfAttnOffsets off;
+    if (int e = vf_attn_offsets(off, offsets, devOffsets, batch)) return e;
     dim3 grid((maxQ + BQ - 1) / BQ, heads, batch);
     size_t smem = sizeof(float) * ((size_t)BQ * (d + 1) + (size_t)BK * (d + 1) + (size_t)BK * (dv + 1));
     cudaStream_t st = VF_STREAM(stream);
     int err = 0;
     VF_DISPATCH_DL(chunks(d, dv), {
-        if ((err = prepare(fwd_kernel<DL>, smem))) return err;
+        static unsigned long long ready = 0;
+        if ((err = prepare(fwd_kernel<DL>, smem, sizeof(float) * (BQ + 2 * BK) * MAXW, ready))) return err;
         fwd_kernel<DL><<<grid, THREADS, smem, st>>>(VF_PTR(const float, q), VF_PTR(const float, k), VF_PTR(const float, v),
-                                                    VF_PTR(float, out), VF_PTR(float, lse), VF_PTR(const int, cuQ),
-                                                    VF_PTR(const int, cuK), heads, d, dv, scale * LOG2E);
+                                                    VF_PTR(float, out), VF_PTR(float, lse), off, heads, d, dv,
+                                                    scale * LOG2E);
     });
     return vf_launch_status();
 }
 
 int vf_attention_backward(long long dout, long long q, long long k, long long v, long long out, long long lse,
-                          long long dq, long long dk, long long dv, long long delta, long long cuQ, long long cuK,
-                          int batch, int heads, int d, int dvDim, long long nqTotal, int maxQ, int maxK, float scale,
-                          long long stream) {
+                          long long dq, long long dk, long long dv, long long delta, const int* offsets,
+                          long long devOffsets, int batch, int heads, int d, int dvDim, long long nqTotal, int maxQ,
+                          int maxK, float scale, long long stream) {
     if (d > VF_ATTN_MAX_HEAD_DIM || dvDim > VF_ATTN_MAX_HEAD_DIM || d < 1 || dvDim < 1) return (int)cudaErrorInvalidValue;
     if (batch == 0 || heads == 0) return 0;
+    VfAttnOffsets off;
+    if (int e = vf_attn_offsets(off, offsets, devOffsets, batch)) return e;
     cudaStream_t st = VF_STREAM(stream);
     int err = 0;
     long long rows = nqTotal * heads;
@@ -429,11 +437,11 @@ int vf_attention_backward(long long dout, long long q, long long k, long long v,
         dim3 grid((maxQ + BQ - 1) / BQ, heads, batch);
         size_t smem = sizeof(float) * (((size_t)BQ + BK) * (d + 1) + ((size_t)BQ + BK) * (dvDim + 1));
         VF_DISPATCH_DL(chunks(d, dvDim), {
-            if ((err = prepare(dq_kernel<DL>, smem))) return err;
+            static unsigned long long ready = 0;
+            if ((err = prepare(dq_kernel<DL>, smem, sizeof(float) * 2 * (BQ + BK) * MAXW, ready))) return err;
             dq_kernel<DL><<<grid, THREADS, smem, st>>>(VF_PTR(const float, dout), VF_PTR(const float, q), VF_PTR(const float, k),
                                                        VF_PTR(const float, v), VF_PTR(const float, lse), VF_PTR(const float, delta),
-                                                       VF_PTR(float, dq), VF_PTR(const int, cuQ), VF_PTR(const int, cuK),
-                                                       heads, d, dvDim, scale, scale2);
+                                                       VF_PTR(float, dq), off, heads, d, dvDim, scale, scale2);
         });
         if ((err = vf_launch_status())) return err;
     }
@@ -441,11 +449,11 @@ int vf_attention_backward(long long dout, long long q, long long k, long long v,
         dim3 grid((maxK + BK - 1) / BK, heads, batch);
         size_t smem = sizeof(float) * (((size_t)BQ + BK) * (d + 1) + ((size_t)BQ + BK) * (dvDim + 1) + 2 * BQ);
         VF_DISPATCH_DL(chunks(d, dvDim), {
-            if ((err = prepare(dkv_kernel<DL>, smem))) return err;
+            static unsigned long long ready = 0;
+            if ((err = prepare(dkv_kernel<DL>, smem, sizeof(float) * (2 * (BQ + BK) * MAXW + 2 * BQ), ready))) return err;
             dkv_kernel<DL><<<grid, THREADS, smem, st>>>(VF_PTR(const float, dout), VF_PTR(const float, q), VF_PTR(const float, k),
                                                         VF_PTR(const float, v), VF_PTR(const float, lse), VF_PTR(const float, delta),
-                                                        VF_PTR(float, dk), VF_PTR(float, dv), VF_PTR(const int, cuQ),
-                                                        VF_PTR(const int, cuK), heads, d, dvDim, scale, scale2);
+                                                        VF_PTR(float, dk), VF_PTR(float, dv), off, heads, d, dvDim, scale, scale2);
         });
         if ((err = vf_launch_status())) return err;
     }
@@ -453,21 +461,23 @@ int vf_attention_backward(long long dout, long long q, long long k, long long v,
 }
 
 int vf_attention_jvp(long long q, long long k, long long v, long long out, long long lse, long long tq, long long tk,
-                     long long tv, long long tout, long long cuQ, long long cuK, int batch, int heads, int d, int dv,
-                     int maxQ, float scale, long long stream) {
+                     long long tv, long long tout, const int* offsets, long long devOffsets, int batch, int heads,
+                     int d, int dv, int maxQ, float scale, long long stream) {
     if (d > VF_ATTN_MAX_HEAD_DIM || dv > VF_ATTN_MAX_HEAD_DIM || d < 1 || dv < 1) return (int)cudaErrorInvalidValue;
     if (batch == 0 || maxQ == 0 || heads == 0) return 0;
+    VfAttnOffsets off;
+    if (int e = vf_attn_offsets(off, offsets, devOffsets, batch)) return e;
     dim3 grid((maxQ + BQ - 1) / BQ, heads, batch);
     size_t smem = sizeof(float) * (((size_t)2 * BQ + 2 * BK) * (d + 1) + (size_t)2 * BK * (dv + 1));
     cudaStream_t st = VF_STREAM(stream);
     int err = 0;
     VF_DISPATCH_DL(chunks(d, dv), {
-        if ((err = prepare(jvp_kernel<DL>, smem))) return err;
+        static unsigned long long ready = 0;
+        if ((err = prepare(jvp_kernel<DL>, smem, sizeof(float) * (2 * BQ + 4 * BK) * MAXW, ready))) return err;
         jvp_kernel<DL><<<grid, THREADS, smem, st>>>(VF_PTR(const float, q), VF_PTR(const float, k), VF_PTR(const float, v),
                                                     VF_PTR(const float, out), VF_PTR(const float, lse), VF_PTR(const float, tq),
                                                     VF_PTR(const float, tk), VF_PTR(const float, tv), VF_PTR(float, tout),
-                                                    VF_PTR(const int, cuQ), VF_PTR(const int, cuK), heads, d, dv, scale,
-                                                    scale * LOG2E);
+                                                    off, heads, d, dv, scale, scale * LOG2E);
     });
     return vf_launch_status();
 }

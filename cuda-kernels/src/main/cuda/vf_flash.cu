@@ -1,152 +1,244 @@
-// Flash-style attention forward for bf16/f16 inputs on tensor cores (wmma, sm_80+): one block of 4 warps per
-// (64-query tile, head, instance), each warp owning 16 query rows. Per 64-key tile a warp forms its 16x64 score
-// block with mma (f32 accumulation), updates the running max/sum per row (online softmax), rounds the
-// probabilities to the input type and accumulates P V with mma into an f32 output block kept in shared memory
-// (wmma fragments have no defined element-to-row map, so the per-row rescaling happens there). Output and lse are
-// f32, as the reference's; the only extra rounding is P's, about 2^-8 (bf16) or 2^-11 (f16) relative.
-#include "vf_common.cuh"
-#include <mma.h>
+// Flash attention forward for bf16/f16 q, k, v (FlashAttention-2 design, mma.sync tensor cores, sm_80+), head dims
+// 32, 64 and 128 (D == Dv); out and lse are f32.
+//
+// One block of NW warps per (BQ-query tile, head, instance); each warp owns MT * 16 query rows (MT m16 tiles, so
+// every K / V fragment read from shared memory feeds MT mma's). K and V tiles of BK keys stream through a
+// double-buffered, XOR-swizzled shared ring filled by cp.async (tile j + 1 loads while tile j computes); ldmatrix
+// reads are bank-conflict free. Per key tile a warp computes S = Q K^T into registers (Q fragments held in
+// registers for D <= 64, re-read from shared memory for D == 128 to stay within 255 registers), masks keys past the
+// instance's end, updates the running row max / sum (online softmax: exp2 of pre-scaled scores, row reductions over
+// the 4 lanes of a quad), and feeds the probabilities, rounded to the input type, straight from the S accumulator
+// layout into the A operand of the P V mma (ldmatrix.trans gives V's B operand). The row sum uses the unrounded f32
+// probabilities; P's rounding (2^-8 relative for bf16, 2^-11 for f16) is the only error beyond f32 arithmetic.
+// Variable-length instances come from the offsets in the kernel parameters; an instance without keys gets zero
+// output and lse -inf (the reference's convention).
+#include "vf_attn_common.cuh"
 
 namespace {
 
-using namespace nvcuda;
+using namespace vfa;
 
-constexpr int WARPS = 4, ROWS = 16, BQ = WARPS * ROWS, BK = 64, THREADS = WARPS * 32;
-constexpr float LOG2E = 1.4426950408889634f;
-constexpr float LN2 = 0.6931471805599453f;
+// MT m16 tiles per warp, NW warps, BK keys per tile, Q fragments in registers or re-read from shared memory.
+template <int MT_, int NW_, int BK_, bool QREG_> struct FwdShape {
+    static constexpr int MT = MT_, NW = NW_, BK = BK_;
+    static constexpr bool QREG = QREG_;
+};
+// (the VF_F64_* / VF_F128_* macros exist for tuning builds of bench/flash_bench.cu)
+#ifndef VF_F64_MT
+#define VF_F64_MT 2
+#define VF_F64_NW 4
+#define VF_F64_BK 64
+#endif
+#ifndef VF_F128_MT
+#define VF_F128_MT 2
+#define VF_F128_NW 4
+#define VF_F128_BK 64
+#define VF_F128_Q false
+#endif
+template <int D> struct FwdCfg;
+template <> struct FwdCfg<32> : FwdShape<2, 4, 64, true> {};
+template <> struct FwdCfg<64> : FwdShape<VF_F64_MT, VF_F64_NW, VF_F64_BK, true> {};
+template <> struct FwdCfg<128> : FwdShape<VF_F128_MT, VF_F128_NW, VF_F128_BK, VF_F128_Q> {};
 
-template <typename T> __device__ __forceinline__ T to_t(float v);
-template <> __device__ __forceinline__ __half to_t<__half>(float v) { return __float2half_rn(v); }
-template <> __device__ __forceinline__ __nv_bfloat16 to_t<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
-
-// Rows [start, start+64) of head h from [N, H, D] (16-bit elements) into a dense [64][D] tile; missing rows are
-// zero. 16-byte copies: rows are D * 2 = 128 or 256 bytes and the host passes 16-byte aligned tensors.
-template <int D>
-__device__ __forceinline__ void load_rows(uint4* tile, const unsigned short* src, int base, int start, int n, int H,
-                                          int h) {
-    constexpr int W = D / 8;  // 16-byte words per row
-    for (int e = threadIdx.x; e < 64 * W; e += blockDim.x) {
-        int r = e / W, c = e - r * W;
-        int i = start + r;
-        tile[e] = i < n ? reinterpret_cast<const uint4*>(src + ((long long)(base + i) * H + h) * D)[c] : make_uint4(0, 0, 0, 0);
-    }
-}
+template <int D> constexpr int fwd_threads() { return FwdCfg<D>::NW * 32; }
+template <int D> constexpr int fwd_bq() { return FwdCfg<D>::NW * 16 * FwdCfg<D>::MT; }
+template <int D> constexpr int fwd_min_blocks() { return FwdCfg<D>::NW <= 4 ? 2 : 1; }
+template <int D> constexpr size_t fwd_smem() { return 16u * (D / 8) * (fwd_bq<D>() + 4 * FwdCfg<D>::BK); }
 
 template <typename T, int D>
-__global__ void __launch_bounds__(THREADS) flash_fwd(const T* __restrict__ q, const T* __restrict__ k,
-                                                     const T* __restrict__ v, float* __restrict__ out,
-                                                     float* __restrict__ lse, const int* cuQ, const int* cuK, int H,
-                                                     float scale2) {
-    extern __shared__ __align__(128) unsigned char smem[];
-    int b = blockIdx.z, h = blockIdx.y;
-    int q0 = cuQ[b], nq = cuQ[b + 1] - q0, k0 = cuK[b], nk = cuK[b + 1] - k0;
-    int tile0 = blockIdx.x * BQ;
+__global__ void __launch_bounds__(fwd_threads<D>(), fwd_min_blocks<D>())
+    flash_fwd(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, float* __restrict__ out,
+              float* __restrict__ lse, const __grid_constant__ VfAttnOffsets off, int H, float scale2) {
+    using C = FwdCfg<D>;
+    constexpr int MT = C::MT, NW = C::NW, BK = C::BK, BQ = NW * 16 * MT, CH = D / 8, THREADS = NW * 32;
+    constexpr int KS = D / 16;  // k-steps over the head dim
+    extern __shared__ __align__(128) uint4 smem[];
+    uint4* Qs = smem;              // [BQ][CH]
+    uint4* Ks = Qs + BQ * CH;      // 2 x [BK][CH]
+    uint4* Vs = Ks + 2 * BK * CH;  // 2 x [BK][CH]
+
+    const int b = blockIdx.z, h = blockIdx.y;
+    const int q0 = off.q(b), nq = off.q(b + 1) - q0, k0 = off.k(b), nk = off.k(b + 1) - k0;
+    const int tile0 = blockIdx.x * BQ;
     if (tile0 >= nq) return;
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const long long stride = (long long)H * CH;  // 16-byte units between consecutive tokens
+    const uint4* qsrc = reinterpret_cast<const uint4*>(q) + ((long long)q0 * H + h) * CH;
+    const uint4* ksrc = reinterpret_cast<const uint4*>(k) + ((long long)k0 * H + h) * CH;
+    const uint4* vsrc = reinterpret_cast<const uint4*>(v) + ((long long)k0 * H + h) * CH;
+    const int ntiles = (nk + BK - 1) / BK;
 
-    T* Qs = reinterpret_cast<T*>(smem);                     // [64][D]
-    T* Ks = Qs + BQ * D;                                    // [64][D]
-    T* Vs = Ks + BK * D;                                    // [64][D]
-    float* Ss = reinterpret_cast<float*>(Vs + BK * D);      // per warp [16][64]
-    float* Os = Ss + WARPS * ROWS * BK;                     // per warp [16][D]
-    T* Ps = reinterpret_cast<T*>(Os + WARPS * ROWS * D);    // per warp [16][64]
-    float* S = Ss + warp * ROWS * BK;
-    float* O = Os + warp * ROWS * D;
-    T* P = Ps + warp * ROWS * BK;
+    load_tile<BQ, CH, THREADS>(Qs, qsrc, stride, tile0, nq);
+    if (ntiles > 0) {
+        load_tile<BK, CH, THREADS>(Ks, ksrc, stride, 0, nk);
+        load_tile<BK, CH, THREADS>(Vs, vsrc, stride, 0, nk);
+    }
+    cp_async_commit();
+    cp_async_wait_all();
+    __syncthreads();
 
-    load_rows<D>(reinterpret_cast<uint4*>(Qs), reinterpret_cast<const unsigned short*>(q), q0, tile0, nq, H, h);
-    for (int e = lane; e < ROWS * D; e += 32) O[e] = 0.f;
-    __syncwarp();
-
-    // every lane holds the running max and sum of all 16 rows (warp-uniform values); lane l owns score columns
-    // l and l + 32 and output columns l, l + 32, ..., so shared-memory accesses are conflict-free
-    float mrow[ROWS], lrow[ROWS];
+    const int wrow = warp * 16 * MT;  // the warp's first row in the tile
+    unsigned qf[C::QREG ? MT : 1][C::QREG ? KS : 1][4];
+    if constexpr (C::QREG) {
 #pragma unroll
-    for (int r = 0; r < ROWS; r++) { mrow[r] = -INFINITY; lrow[r] = 0.f; }
-    const T* Qw = Qs + warp * ROWS * D;
-
-    for (int kt = 0; kt < nk; kt += BK) {
-        __syncthreads();
-        load_rows<D>(reinterpret_cast<uint4*>(Ks), reinterpret_cast<const unsigned short*>(k), k0, kt, nk, H, h);
-        load_rows<D>(reinterpret_cast<uint4*>(Vs), reinterpret_cast<const unsigned short*>(v), k0, kt, nk, H, h);
-        __syncthreads();
-
-        // S = Q_w K^T (16 x 64)
+        for (int mt = 0; mt < MT; mt++)
 #pragma unroll
-        for (int nt = 0; nt < BK / 16; nt++) {
-            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-            wmma::fill_fragment(acc, 0.f);
+            for (int kk = 0; kk < KS; kk++) ldsm_x4(qf[mt][kk], Qs + swz<CH>(wrow + mt * 16 + (lane & 15), 2 * kk + (lane >> 4)));
+    }
+
+    float o[MT][D / 8][4];
+    float mrow[MT][2], lrow[MT][2];
 #pragma unroll
-            for (int kk = 0; kk < D / 16; kk++) {
-                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
-                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> bt;
-                wmma::load_matrix_sync(a, Qw + kk * 16, D);
-                wmma::load_matrix_sync(bt, Ks + nt * 16 * D + kk * 16, D);
-                wmma::mma_sync(acc, a, bt, acc);
+    for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+        for (int r = 0; r < 2; r++) { mrow[mt][r] = -INFINITY; lrow[mt][r] = 0.f; }
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) o[mt][dt][e] = 0.f;
+    }
+
+    for (int j = 0; j < ntiles; j++) {
+        if (j + 1 < ntiles) {
+            int st = (j + 1) & 1;
+            load_tile<BK, CH, THREADS>(Ks + st * BK * CH, ksrc, stride, (j + 1) * BK, nk);
+            load_tile<BK, CH, THREADS>(Vs + st * BK * CH, vsrc, stride, (j + 1) * BK, nk);
+        }
+        cp_async_commit();
+        const uint4* Kt = Ks + (j & 1) * BK * CH;
+        const uint4* Vt = Vs + (j & 1) * BK * CH;
+
+        // S = Q K^T
+        float s[MT][BK / 8][4];
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int nt = 0; nt < BK / 8; nt++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) s[mt][nt][e] = 0.f;
+#pragma unroll
+        for (int kk = 0; kk < KS; kk++) {
+            unsigned a[MT][4];
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) {
+                if constexpr (C::QREG) {
+#pragma unroll
+                    for (int e = 0; e < 4; e++) a[mt][e] = qf[mt][kk][e];
+                } else {
+                    ldsm_x4(a[mt], Qs + swz<CH>(wrow + mt * 16 + (lane & 15), 2 * kk + (lane >> 4)));
+                }
             }
-            wmma::store_matrix_sync(S + nt * 16, acc, BK, wmma::mem_row_major);
-        }
-        __syncwarp();
-
-        // online softmax, row by row
-        bool valid0 = kt + lane < nk, valid1 = kt + lane + 32 < nk;
 #pragma unroll
-        for (int r = 0; r < ROWS; r++) {
-            float s0 = valid0 ? S[r * BK + lane] * scale2 : -INFINITY;
-            float s1 = valid1 ? S[r * BK + lane + 32] * scale2 : -INFINITY;
-            float mn = fmaxf(mrow[r], vf_warp_max(fmaxf(s0, s1)));  // finite: key kt is valid
-            float alpha = exp2f(mrow[r] - mn);
-            T p0 = to_t<T>(exp2f(s0 - mn)), p1 = to_t<T>(exp2f(s1 - mn));
-            P[r * BK + lane] = p0;
-            P[r * BK + lane + 32] = p1;
-            // the sum of the rounded weights keeps the output normalized
-            lrow[r] = lrow[r] * alpha + vf_warp_sum(vf_to_float<T>(p0) + vf_to_float<T>(p1));
-            mrow[r] = mn;
-            for (int c = lane; c < D; c += 32) O[r * D + c] *= alpha;
-        }
-        __syncwarp();
-
-        // O_w += P V (16 x D)
+            for (int np = 0; np < BK / 16; np++) {
+                unsigned bk[4];
+                ldsm_x4(bk, Kt + swz<CH>(np * 16 + (lane & 7) + ((lane >> 4) << 3), 2 * kk + ((lane >> 3) & 1)));
 #pragma unroll
-        for (int nt = 0; nt < D / 16; nt++) {
-            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-            wmma::load_matrix_sync(acc, O + nt * 16, D, wmma::mem_row_major);
-#pragma unroll
-            for (int kk = 0; kk < BK / 16; kk++) {
-                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
-                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> bv;
-                wmma::load_matrix_sync(a, P + kk * 16, BK);
-                wmma::load_matrix_sync(bv, Vs + kk * 16 * D + nt * 16, D);
-                wmma::mma_sync(acc, a, bv, acc);
+                for (int mt = 0; mt < MT; mt++) {
+                    mma<T>(s[mt][2 * np], a[mt], bk[0], bk[1]);
+                    mma<T>(s[mt][2 * np + 1], a[mt], bk[2], bk[3]);
+                }
             }
-            wmma::store_matrix_sync(O + nt * 16, acc, D, wmma::mem_row_major);
         }
-        __syncwarp();
+
+        // keys past the instance's end (last tile only)
+        if ((j + 1) * BK > nk) {
+#pragma unroll
+            for (int nt = 0; nt < BK / 8; nt++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    int col = j * BK + nt * 8 + 2 * (lane & 3) + (e & 1);
+                    if (col >= nk)
+#pragma unroll
+                        for (int mt = 0; mt < MT; mt++) s[mt][nt][e] = -INFINITY;
+                }
+        }
+
+        // online softmax; thread rows: g = lane / 4 (elements 0, 1) and g + 8 (elements 2, 3) of each m tile
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                float mx = -INFINITY;
+#pragma unroll
+                for (int nt = 0; nt < BK / 8; nt++) mx = fmaxf(mx, fmaxf(s[mt][nt][2 * r], s[mt][nt][2 * r + 1]));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+                float mnew = fmaxf(mrow[mt][r], mx * scale2);  // finite: key j * BK is valid
+                float alpha = ex2(mrow[mt][r] - mnew);
+                mrow[mt][r] = mnew;
+                float sum = 0.f;
+#pragma unroll
+                for (int nt = 0; nt < BK / 8; nt++)
+#pragma unroll
+                    for (int e = 2 * r; e < 2 * r + 2; e++) {
+                        float p = ex2(fmaf(s[mt][nt][e], scale2, -mnew));
+                        s[mt][nt][e] = p;
+                        sum += p;
+                    }
+                lrow[mt][r] = lrow[mt][r] * alpha + sum;  // per-lane partial sum; the quad adds them up at the end
+#pragma unroll
+                for (int dt = 0; dt < D / 8; dt++) {
+                    o[mt][dt][2 * r] *= alpha;
+                    o[mt][dt][2 * r + 1] *= alpha;
+                }
+            }
+
+        // O += P V: the S accumulators of key columns 16 kk .. 16 kk + 15 are P's A fragment for k-step kk
+#pragma unroll
+        for (int kk = 0; kk < BK / 16; kk++) {
+            unsigned pa[MT][4];
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) {
+                pa[mt][0] = pack2<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+                pa[mt][1] = pack2<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+                pa[mt][2] = pack2<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+                pa[mt][3] = pack2<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+            }
+#pragma unroll
+            for (int dp = 0; dp < D / 16; dp++) {
+                unsigned bv[4];
+                ldsm_x4_t(bv, Vt + swz<CH>(kk * 16 + (lane & 15), 2 * dp + (lane >> 4)));
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+                    mma<T>(o[mt][2 * dp], pa[mt], bv[0], bv[1]);
+                    mma<T>(o[mt][2 * dp + 1], pa[mt], bv[2], bv[3]);
+                }
+            }
+        }
+        cp_async_wait_all();  // tile j + 1 has landed ...
+        __syncthreads();      // ... for every thread, and nobody reads tile j's buffers any more
     }
 
 #pragma unroll
-    for (int r = 0; r < ROWS; r++) {
-        int i = tile0 + warp * ROWS + r;
-        if (i >= nq) continue;
-        long long g = (long long)(q0 + i) * H + h;
-        bool empty = nk == 0;  // no keys: zero output, lse -inf (the reference's convention)
-        float inv = empty ? 0.f : 1.f / lrow[r];
-        for (int c = lane; c < D; c += 32) out[g * D + c] = O[r * D + c] * inv;
-        if (lane == 0) lse[g] = empty ? -INFINITY : (mrow[r] + log2f(lrow[r])) * LN2;
-    }
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            float l = lrow[mt][r];
+            l += __shfl_xor_sync(0xffffffffu, l, 1);
+            l += __shfl_xor_sync(0xffffffffu, l, 2);
+            int i = tile0 + wrow + mt * 16 + (lane >> 2) + 8 * r;
+            if (i >= nq) continue;
+            long long row = (long long)(q0 + i) * H + h;
+            float inv = nk == 0 ? 0.f : 1.f / l;
+            float* orow = out + row * D + 2 * (lane & 3);
+#pragma unroll
+            for (int dt = 0; dt < D / 8; dt++)
+                *reinterpret_cast<float2*>(orow + dt * 8) = make_float2(o[mt][dt][2 * r] * inv, o[mt][dt][2 * r + 1] * inv);
+            if ((lane & 3) == 0) lse[row] = nk == 0 ? -INFINITY : (mrow[mt][r] + __log2f(l)) * LN2;
+        }
 }
 
 template <typename T, int D>
-int launch(long long q, long long k, long long v, long long out, long long lse, long long cuQ, long long cuK, int batch,
+int launch(long long q, long long k, long long v, long long out, long long lse, const VfAttnOffsets& off, int batch,
            int heads, int maxQ, float scale, cudaStream_t st) {
-    size_t smem = sizeof(T) * (size_t)(BQ + 2 * BK) * D + sizeof(float) * (size_t)WARPS * ROWS * (BK + D) +
-                  sizeof(T) * (size_t)WARPS * ROWS * BK;
-    cudaError_t e = cudaFuncSetAttribute(flash_fwd<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-    if (e != cudaSuccess) return (int)e;
-    dim3 grid((maxQ + BQ - 1) / BQ, heads, batch);
-    flash_fwd<T, D><<<grid, THREADS, smem, st>>>(VF_PTR(const T, q), VF_PTR(const T, k), VF_PTR(const T, v),
-                                                  VF_PTR(float, out), VF_PTR(float, lse), VF_PTR(const int, cuQ),
-                                                  VF_PTR(const int, cuK), heads, scale * LOG2E);
+    static unsigned long long ready = 0;
+    constexpr size_t smem = fwd_smem<D>();
+    int err = vf_smem_attribute((const void*)flash_fwd<T, D>, smem, ready);
+    if (err) return err;
+    dim3 grid((maxQ + fwd_bq<D>() - 1) / fwd_bq<D>(), heads, batch);
+    flash_fwd<T, D><<<grid, fwd_threads<D>(), smem, st>>>(VF_PTR(const T, q), VF_PTR(const T, k), VF_PTR(const T, v),
+                                                          VF_PTR(float, out), VF_PTR(float, lse), off, heads,
+                                                          scale * LOG2E);
     return vf_launch_status();
 }
 
@@ -155,17 +247,25 @@ int launch(long long q, long long k, long long v, long long out, long long lse, 
 extern "C" {
 
 int vf_flash_attention_forward(long long q, long long k, long long v, int dtype, long long out, long long lse,
-                               long long cuQ, long long cuK, int batch, int heads, int d, int maxQ, float scale,
-                               long long stream) {
+                               const int* offsets, long long devOffsets, int batch, int heads, int d, int maxQ,
+                               float scale, long long stream) {
     if (batch == 0 || maxQ == 0 || heads == 0) return 0;
+    if (!(scale > 0.f)) return (int)cudaErrorInvalidValue;  // the running max is taken over unscaled scores
+    VfAttnOffsets off;
+    int err = vf_attn_offsets(off, offsets, devOffsets, batch);
+    if (err) return err;
     cudaStream_t st = VF_STREAM(stream);
+#define VF_FWD(T, D) return launch<T, D>(q, k, v, out, lse, off, batch, heads, maxQ, scale, st)
     if (dtype == VF_BF16) {
-        if (d == 64) return launch<__nv_bfloat16, 64>(q, k, v, out, lse, cuQ, cuK, batch, heads, maxQ, scale, st);
-        if (d == 128) return launch<__nv_bfloat16, 128>(q, k, v, out, lse, cuQ, cuK, batch, heads, maxQ, scale, st);
+        if (d == 32) VF_FWD(__nv_bfloat16, 32);
+        if (d == 64) VF_FWD(__nv_bfloat16, 64);
+        if (d == 128) VF_FWD(__nv_bfloat16, 128);
     } else if (dtype == VF_F16) {
-        if (d == 64) return launch<__half, 64>(q, k, v, out, lse, cuQ, cuK, batch, heads, maxQ, scale, st);
-        if (d == 128) return launch<__half, 128>(q, k, v, out, lse, cuQ, cuK, batch, heads, maxQ, scale, st);
+        if (d == 32) VF_FWD(__half, 32);
+        if (d == 64) VF_FWD(__half, 64);
+        if (d == 128) VF_FWD(__half, 128);
     }
+#undef VF_FWD
     return (int)cudaErrorInvalidValue;
 }
 

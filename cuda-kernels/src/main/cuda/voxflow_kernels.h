@@ -122,22 +122,36 @@ int vf_sparse_downsample(long long coords, long long n, int batch, int factor, l
                          long long scratchBytes, long long coarse, long long counts, long long toCoarse,
                          long long batchRows, long long stream);
 
-/* ---- attention (f32, [N, H, D] rows, variable length; cuQ/cuK are device int arrays of B+1 offsets) ---------- */
-int vf_attention_forward(long long q, long long k, long long v, long long out, long long lse, long long cuQ,
-                         long long cuK, int batch, int heads, int d, int dv, int maxQ, float scale, long long stream);
-/* Tensor-core forward for bf16/f16 q, k, v (dtype code 1 or 2) with D == Dv in {64, 128}: out and lse f32. */
-int vf_flash_attention_forward(long long q, long long k, long long v, int dtype, long long out, long long lse,
-                               long long cuQ, long long cuK, int batch, int heads, int d, int maxQ, float scale,
-                               long long stream);
+/* ---- attention ([N, H, D] rows, variable length) ------------------------------------------------------------------
+ * Instance b owns query rows cuQ[b]..cuQ[b+1] and key rows cuK[b]..cuK[b+1]. `offsets` is a HOST array of 2 (B+1)
+ * ints, cuQ then cuK: for B <= VF_ATTN_INLINE_BATCH it travels inside the kernel parameters (no upload, the host
+ * never waits); larger batches must also pass devOffsets, a device copy of the same array (else 0). */
+#define VF_ATTN_INLINE_BATCH 255
+/* f32 kernels (the accurate path; any head dims up to VF_ATTN_MAX_HEAD_DIM) */
+int vf_attention_forward(long long q, long long k, long long v, long long out, long long lse, const int* offsets,
+                         long long devOffsets, int batch, int heads, int d, int dv, int maxQ, float scale,
+                         long long stream);
 /* delta: scratch f32 [Nq, H] */
 int vf_attention_backward(long long dout, long long q, long long k, long long v, long long out, long long lse,
-                          long long dq, long long dk, long long dv, long long delta, long long cuQ, long long cuK,
-                          int batch, int heads, int d, int dvDim, long long nqTotal, int maxQ, int maxK, float scale,
-                          long long stream);
+                          long long dq, long long dk, long long dv, long long delta, const int* offsets,
+                          long long devOffsets, int batch, int heads, int d, int dvDim, long long nqTotal, int maxQ,
+                          int maxK, float scale, long long stream);
 /* tangents tq, tk, tv may be 0 (absent) */
 int vf_attention_jvp(long long q, long long k, long long v, long long out, long long lse, long long tq,
-                     long long tk, long long tv, long long tout, long long cuQ, long long cuK, int batch, int heads,
-                     int d, int dv, int maxQ, float scale, long long stream);
+                     long long tk, long long tv, long long tout, const int* offsets, long long devOffsets, int batch,
+                     int heads, int d, int dv, int maxQ, float scale, long long stream);
+/* Tensor-core (flash) kernels for bf16/f16 q, k, v (dtype code 1 or 2, 16-byte aligned dense [N, H, D]) with
+ * D == Dv in {32, 64, 128} and scale > 0: out, lse, dq, dk, dv are f32. */
+int vf_flash_attention_forward(long long q, long long k, long long v, int dtype, long long out, long long lse,
+                               const int* offsets, long long devOffsets, int batch, int heads, int d, int maxQ,
+                               float scale, long long stream);
+/* dout, out f32 dense [Nq, H, D], lse f32 [Nq, H] from vf_flash_attention_forward on the same q, k, v. Scratch:
+ * doutHalf [Nq, H, D] of dtype, delta f32 [Nq, H]. dq is zeroed and accumulated here (f32 atomics, so its last
+ * bits depend on the order of the adds). */
+int vf_flash_attention_backward(long long dout, long long q, long long k, long long v, int dtype, long long out,
+                                long long lse, long long dq, long long dk, long long dv, long long doutHalf,
+                                long long delta, const int* offsets, long long devOffsets, int batch, int heads, int d,
+                                long long nqTotal, int maxK, float scale, long long stream);
 
 /* ---- flow sampling and distillation losses ---------------------------------------------------------------- */
 /* One Euler step with its x0 prediction (vf_flow.cu), all operands dense f32 of n elements, vNeg 0 when unguided:

@@ -3,21 +3,51 @@ package org.voxflow.cuda;
 import static org.voxflow.cuda.CudaRuntime.check;
 
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.Map;
+import java.util.WeakHashMap;
 import org.voxflow.tensor.DType;
+import org.voxflow.tensor.Storage;
 import org.voxflow.tensor.Tensor;
 
 /**
- * Host side of the attention kernels (vf_attention.cu): validates shapes and offsets like the CPU reference,
- * makes dense f32 operands, uploads the per-instance offsets and launches. Head dims up to 256.
+ * Host side of the attention kernels: validates shapes and offsets like the CPU reference, picks the precision,
+ * makes dense operands and launches.
+ *
+ * <p>Kernels: the flash (tensor-core) kernels of vf_flash.cu / vf_flash_bwd.cu for bf16/f16 q, k, v with
+ * D == Dv in {32, 64, 128} and scale > 0; the f32 kernels of vf_attention.cu (head dims up to 256) otherwise, and
+ * always for the JVP. Outputs (out, lse, dq, dk, dv, tangents) are f32 either way.
+ *
+ * <p>Precision rule: the forward runs flash in type T when q, k, v are all T (bf16 or f16), or when autocast
+ * decides to cast f32 inputs to bf16 ({@link CudaAutocast#attentionType}: not when an input carries a tangent);
+ * otherwise f32. The forward records its choice against the lse it returns, and the backward reads it back: a
+ * backward always rebuilds the probabilities in the precision that made the lse (an f32 lse with bf16 scores, or the
+ * reverse, would give wrong gradients), whatever the autocast mode is by then. For an lse this backend did not make
+ * (no record), the backward applies the forward's rule without autocast.
+ *
+ * <p>Offsets travel inside the kernel parameters (no upload, no host wait) for batches up to
+ * {@link #INLINE_BATCH} instances; larger batches are uploaded once per call (a synchronous copy).
  */
 final class CudaAttention {
     private CudaAttention() {}
 
     static final int MAX_HEAD_DIM = 256;
+    /** VF_ATTN_INLINE_BATCH of voxflow_kernels.h. */
+    static final int INLINE_BATCH = 255;
 
-    private record Problem(int heads, int d, int dv, int batch, int maxQ, int maxK, Tensor offsets) {
-        long cuQ() { return CudaBackend.addr(offsets); }
-        long cuK() { return CudaBackend.addr(offsets) + 4L * (batch + 1); }
+    /** The tensor-core kernels for bf16/f16 inputs (-Dvoxflow.cuda.flash=false falls back to the f32 kernels). */
+    static volatile boolean flash = !"false".equals(System.getProperty("voxflow.cuda.flash"));
+
+    /** The type each forward ran in (F32, BF16 or F16), keyed by the storage of the lse it returned. */
+    private static final Map<Storage, DType> RAN_IN = Collections.synchronizedMap(new WeakHashMap<>());
+
+    private record Problem(int heads, int d, int dv, int batch, int maxQ, int maxK, int[] offsets, Tensor devOffsets)
+            implements AutoCloseable {
+        long dev() { return devOffsets == null ? 0 : CudaBackend.addr(devOffsets); }
+
+        @Override public void close() {
+            if (devOffsets != null) devOffsets.close();
+        }
     }
 
     private static Problem problem(CudaBackend be, Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK) {
@@ -41,7 +71,8 @@ final class CudaAttention {
         }
         System.arraycopy(cuQ, 0, both, 0, cuQ.length);
         System.arraycopy(cuK, 0, both, cuQ.length, cuK.length);
-        return new Problem(h, d, dv, batch, maxQ, maxK, be.fromInts(both, both.length));
+        Tensor dev = batch > INLINE_BATCH ? be.fromInts(both, both.length) : null;
+        return new Problem(h, d, dv, batch, maxQ, maxK, both, dev);
     }
 
     private static void checkOffsets(String name, int[] cu, int n) {
@@ -51,100 +82,100 @@ final class CudaAttention {
             if (cu[i] < cu[i - 1]) throw new IllegalArgumentException(name + " decreases at " + i + ": " + Arrays.toString(cu));
     }
 
-    /** The tensor-core kernel for bf16/f16 inputs (-Dvoxflow.cuda.flash=false falls back to the f32 kernel). */
-    static volatile boolean flash = !"false".equals(System.getProperty("voxflow.cuda.flash"));
-
-    private static boolean flashApplies(Tensor q, Tensor k, Tensor v, Problem p) {
-        DType t = q.dtype();
-        return flash && (t == DType.BF16 || t == DType.F16) && k.dtype() == t && v.dtype() == t && p.d == p.dv
-                && (p.d == 64 || p.d == 128);
+    /** Whether the flash kernels cover these sizes (and are enabled). */
+    static boolean flashShape(int d, int dv, float scale) {
+        return flash && d == dv && (d == 32 || d == 64 || d == 128) && scale > 0 && !Float.isInfinite(scale);
     }
 
-    /** Dense, 16-byte aligned 16-bit operand (a view at an odd offset is copied). */
-    private static Tensor aligned(CudaBackend be, Tensor x, CudaBackend.Temps t) {
-        Tensor d = t.track(be.denseOf(x, x.dtype()), x);
+    /** The forward's precision rule without autocast: the 16-bit type when q, k, v all have it, else F32. */
+    private static DType nativeType(Tensor q, Tensor k, Tensor v, int d, int dv, float scale) {
+        DType t = q.dtype();
+        return (t == DType.BF16 || t == DType.F16) && k.dtype() == t && v.dtype() == t && flashShape(d, dv, scale) ? t : DType.F32;
+    }
+
+    /** Dense, 16-byte aligned operand of the given 16-bit type (cast or copied where needed). */
+    private static Tensor dense16(CudaBackend be, Tensor x, DType type, CudaBackend.Temps t) {
+        Tensor d = t.track(be.denseOf(x, type), x);
         if (CudaBackend.addr(d) % 16 == 0) return d;
         return t.track(be.copy(d), null);
     }
 
+    private static Tensor denseF32(CudaBackend be, Tensor x, CudaBackend.Temps t) { return t.track(be.denseOf(x, DType.F32), x); }
+
     static Tensor[] forward(CudaBackend be, Tensor q0, Tensor k0, Tensor v0, int[] cuQ, int[] cuK, float scale) {
-        DType cast = q0.dim() == 3 && v0.dim() == 3 ? CudaAutocast.attentionType(q0, k0, v0, q0.size(2), v0.size(2)) : null;
-        if (cast != null) { // autocast: f32 inputs cast to bf16 here, then the tensor-core kernel; out and lse stay f32
-            try (CudaBackend.Temps t = new CudaBackend.Temps()) {
-                return forward(be, t.track(be.denseOf(q0, cast), q0), t.track(be.denseOf(k0, cast), k0),
-                        t.track(be.denseOf(v0, cast), v0), cuQ, cuK, scale);
+        try (Problem p = problem(be, q0, k0, v0, cuQ, cuK); CudaBackend.Temps t = new CudaBackend.Temps()) {
+            DType type = nativeType(q0, k0, v0, p.d, p.dv, scale);
+            if (type == DType.F32 && flashShape(p.d, p.dv, scale)) {
+                DType cast = CudaAutocast.attentionType(q0, k0, v0); // autocast: f32 inputs run as bf16
+                if (cast != null) type = cast;
             }
-        }
-        Problem p = problem(be, q0, k0, v0, cuQ, cuK);
-        if (flashApplies(q0, k0, v0, p)) {
-            try (CudaBackend.Temps t = new CudaBackend.Temps()) {
-                Tensor q = aligned(be, q0, t), k = aligned(be, k0, t), v = aligned(be, v0, t);
-                int nq = q.size(0);
-                Tensor out = be.empty(DType.F32, nq, p.heads, p.dv);
-                Tensor lse = be.empty(DType.F32, nq, p.heads);
-                check(VoxKernels.vf_flash_attention_forward(CudaBackend.addr(q), CudaBackend.addr(k), CudaBackend.addr(v),
-                        q.dtype().ordinal(), CudaBackend.addr(out), CudaBackend.addr(lse), p.cuQ(), p.cuK(), p.batch, p.heads,
-                        p.d, p.maxQ, scale, be.stream()), "vf_flash_attention_forward(" + q.dtype() + ")");
-                return new Tensor[] {out, lse};
-            } finally {
-                p.offsets.close();
-            }
-        }
-        try (CudaBackend.Temps t = new CudaBackend.Temps()) {
-            Tensor q = t.track(be.denseOf(q0, DType.F32), q0), k = t.track(be.denseOf(k0, DType.F32), k0);
-            Tensor v = t.track(be.denseOf(v0, DType.F32), v0);
-            int nq = q.size(0);
+            int nq = q0.size(0);
             Tensor out = be.empty(DType.F32, nq, p.heads, p.dv);
             Tensor lse = be.empty(DType.F32, nq, p.heads);
-            check(VoxKernels.vf_attention_forward(CudaBackend.addr(q), CudaBackend.addr(k), CudaBackend.addr(v),
-                    CudaBackend.addr(out), CudaBackend.addr(lse), p.cuQ(), p.cuK(), p.batch, p.heads, p.d, p.dv, p.maxQ,
-                    scale, be.stream()), "vf_attention_forward");
+            if (type != DType.F32) {
+                Tensor q = dense16(be, q0, type, t), k = dense16(be, k0, type, t), v = dense16(be, v0, type, t);
+                check(VoxKernels.vf_flash_attention_forward(CudaBackend.addr(q), CudaBackend.addr(k), CudaBackend.addr(v),
+                        type.ordinal(), CudaBackend.addr(out), CudaBackend.addr(lse), p.offsets, p.dev(), p.batch, p.heads,
+                        p.d, p.maxQ, scale, be.stream()), "vf_flash_attention_forward(" + type + ")");
+            } else {
+                Tensor q = denseF32(be, q0, t), k = denseF32(be, k0, t), v = denseF32(be, v0, t);
+                check(VoxKernels.vf_attention_forward(CudaBackend.addr(q), CudaBackend.addr(k), CudaBackend.addr(v),
+                        CudaBackend.addr(out), CudaBackend.addr(lse), p.offsets, p.dev(), p.batch, p.heads, p.d, p.dv,
+                        p.maxQ, scale, be.stream()), "vf_attention_forward");
+            }
+            RAN_IN.put(lse.storage(), type);
             return new Tensor[] {out, lse};
-        } finally {
-            p.offsets.close();
         }
+    }
+
+    /** The precision the forward that made this lse ran in (see the class comment). */
+    static DType forwardType(Tensor lse, Tensor q, Tensor k, Tensor v, int d, int dv, float scale) {
+        DType recorded = RAN_IN.get(lse.storage());
+        return recorded != null ? recorded : nativeType(q, k, v, d, dv, scale);
     }
 
     static Tensor[] backward(CudaBackend be, Tensor dout0, Tensor q0, Tensor k0, Tensor v0, Tensor out0, Tensor lse0,
                              int[] cuQ, int[] cuK, float scale) {
-        Problem p = problem(be, q0, k0, v0, cuQ, cuK);
-        try (CudaBackend.Temps t = new CudaBackend.Temps()) {
-            Tensor q = t.track(be.denseOf(q0, DType.F32), q0), k = t.track(be.denseOf(k0, DType.F32), k0);
-            Tensor v = t.track(be.denseOf(v0, DType.F32), v0), g = t.track(be.denseOf(dout0, DType.F32), dout0);
-            Tensor o = t.track(be.denseOf(out0, DType.F32), out0), lse = t.track(be.denseOf(lse0, DType.F32), lse0);
-            int nq = q.size(0), nk = k.size(0);
+        try (Problem p = problem(be, q0, k0, v0, cuQ, cuK); CudaBackend.Temps t = new CudaBackend.Temps()) {
+            DType type = forwardType(lse0, q0, k0, v0, p.d, p.dv, scale);
+            int nq = q0.size(0), nk = k0.size(0);
+            Tensor g = denseF32(be, dout0, t), o = denseF32(be, out0, t), lse = denseF32(be, lse0, t);
             Tensor delta = t.track(be.empty(DType.F32, nq, p.heads), null);
             Tensor dq = be.empty(DType.F32, nq, p.heads, p.d);
             Tensor dk = be.empty(DType.F32, nk, p.heads, p.d);
             Tensor dv = be.empty(DType.F32, nk, p.heads, p.dv);
-            check(VoxKernels.vf_attention_backward(CudaBackend.addr(g), CudaBackend.addr(q), CudaBackend.addr(k),
-                    CudaBackend.addr(v), CudaBackend.addr(o), CudaBackend.addr(lse), CudaBackend.addr(dq), CudaBackend.addr(dk),
-                    CudaBackend.addr(dv), CudaBackend.addr(delta), p.cuQ(), p.cuK(), p.batch, p.heads, p.d, p.dv, nq, p.maxQ,
-                    p.maxK, scale, be.stream()), "vf_attention_backward");
+            if (type != DType.F32) {
+                Tensor q = dense16(be, q0, type, t), k = dense16(be, k0, type, t), v = dense16(be, v0, type, t);
+                Tensor gh = t.track(be.empty(type, nq, p.heads, p.d), null);
+                check(VoxKernels.vf_flash_attention_backward(CudaBackend.addr(g), CudaBackend.addr(q), CudaBackend.addr(k),
+                        CudaBackend.addr(v), type.ordinal(), CudaBackend.addr(o), CudaBackend.addr(lse), CudaBackend.addr(dq),
+                        CudaBackend.addr(dk), CudaBackend.addr(dv), CudaBackend.addr(gh), CudaBackend.addr(delta), p.offsets,
+                        p.dev(), p.batch, p.heads, p.d, nq, p.maxK, scale, be.stream()), "vf_flash_attention_backward(" + type + ")");
+            } else {
+                Tensor q = denseF32(be, q0, t), k = denseF32(be, k0, t), v = denseF32(be, v0, t);
+                check(VoxKernels.vf_attention_backward(CudaBackend.addr(g), CudaBackend.addr(q), CudaBackend.addr(k),
+                        CudaBackend.addr(v), CudaBackend.addr(o), CudaBackend.addr(lse), CudaBackend.addr(dq), CudaBackend.addr(dk),
+                        CudaBackend.addr(dv), CudaBackend.addr(delta), p.offsets, p.dev(), p.batch, p.heads, p.d, p.dv, nq,
+                        p.maxQ, p.maxK, scale, be.stream()), "vf_attention_backward");
+            }
             return new Tensor[] {dq, dk, dv};
-        } finally {
-            p.offsets.close();
         }
     }
 
     static Tensor jvp(CudaBackend be, Tensor q0, Tensor k0, Tensor v0, Tensor out0, Tensor lse0, Tensor tq0, Tensor tk0,
                       Tensor tv0, int[] cuQ, int[] cuK, float scale) {
-        Problem p = problem(be, q0, k0, v0, cuQ, cuK);
-        try (CudaBackend.Temps t = new CudaBackend.Temps()) {
-            Tensor q = t.track(be.denseOf(q0, DType.F32), q0), k = t.track(be.denseOf(k0, DType.F32), k0);
-            Tensor v = t.track(be.denseOf(v0, DType.F32), v0);
-            Tensor o = t.track(be.denseOf(out0, DType.F32), out0), lse = t.track(be.denseOf(lse0, DType.F32), lse0);
-            long tq = tq0 == null ? 0 : CudaBackend.addr(t.track(be.denseOf(tq0, DType.F32), tq0));
-            long tk = tk0 == null ? 0 : CudaBackend.addr(t.track(be.denseOf(tk0, DType.F32), tk0));
-            long tv = tv0 == null ? 0 : CudaBackend.addr(t.track(be.denseOf(tv0, DType.F32), tv0));
+        try (Problem p = problem(be, q0, k0, v0, cuQ, cuK); CudaBackend.Temps t = new CudaBackend.Temps()) {
+            Tensor q = denseF32(be, q0, t), k = denseF32(be, k0, t), v = denseF32(be, v0, t);
+            Tensor o = denseF32(be, out0, t), lse = denseF32(be, lse0, t);
+            long tq = tq0 == null ? 0 : CudaBackend.addr(denseF32(be, tq0, t));
+            long tk = tk0 == null ? 0 : CudaBackend.addr(denseF32(be, tk0, t));
+            long tv = tv0 == null ? 0 : CudaBackend.addr(denseF32(be, tv0, t));
             int nq = q.size(0);
             Tensor tout = be.empty(DType.F32, nq, p.heads, p.dv);
             check(VoxKernels.vf_attention_jvp(CudaBackend.addr(q), CudaBackend.addr(k), CudaBackend.addr(v), CudaBackend.addr(o),
-                    CudaBackend.addr(lse), tq, tk, tv, CudaBackend.addr(tout), p.cuQ(), p.cuK(), p.batch, p.heads, p.d, p.dv,
+                    CudaBackend.addr(lse), tq, tk, tv, CudaBackend.addr(tout), p.offsets, p.dev(), p.batch, p.heads, p.d, p.dv,
                     p.maxQ, scale, be.stream()), "vf_attention_jvp");
             return tout;
-        } finally {
-            p.offsets.close();
         }
     }
 }

@@ -1,24 +1,27 @@
 package org.voxflow.cuda;
 
-import org.voxflow.autograd.Grad;
 import org.voxflow.tensor.DType;
 import org.voxflow.tensor.Tensor;
 
 /**
  * bf16 autocast for the CUDA backend: f32 models get tensor-core speed without changing their weights or
  * activations. While it is on, a matmul whose operands would run as an f32 GEMM casts them to bf16 inside the backend
- * and runs cuBLAS with f32 accumulation and an f32 result; an attention forward on f32 q, k, v (head dim 64 or 128,
- * d = dv) casts them to bf16 and runs the tensor-core kernel, whose output and log-sum-exp stay f32. Callers see only
- * f32 tensors, as without autocast. Everything else (norms, softmax, elementwise ops, reductions) stays f32.
+ * and runs cuBLAS with f32 accumulation and an f32 result; an attention forward on f32 q, k, v (head dim 32, 64 or
+ * 128, d = dv) casts them to bf16 and runs the flash (tensor-core) kernel, whose output and log-sum-exp stay f32, and
+ * its backward casts them again and runs the flash backward (f32 dq, dk, dv), so training runs on tensor cores too.
+ * Callers see only f32 tensors, as without autocast. Everything else (norms, softmax, elementwise ops, reductions)
+ * stays f32.
  *
  * <p>Turn it on with {@code -Dvoxflow.cuda.autocast=bf16} (values: {@code bf16}, or {@code off}, the default), or for
  * a stretch of code with {@code try (var s = CudaAutocast.use("bf16")) { ... }}. The setting is process-wide, like the
  * property it comes from.
  *
- * <p>Attention is autocast only where its inputs are not recorded for backward (no grad mode, or no input needs a
- * gradient) and carry no tangent: its backward and JVP
- * kernels are f32 and rebuild the probabilities from the forward's log-sum-exp, which would then disagree with the
- * f32 scores. Matmul is autocast everywhere (its backward and JVP are matmuls too, cast the same way).
+ * <p>Attention precision rule: the forward decides (f32 inputs become bf16 when autocast is on and no input carries
+ * a tangent: the JVP kernel is f32 and rebuilds probabilities from the forward's log-sum-exp, which must then come
+ * from f32 scores too). The backward does not look at the mode: it runs in whatever precision the forward that made
+ * its lse ran in (CudaAttention records it), so switching autocast between a forward and its backward never mixes a
+ * bf16 lse with f32 scores or the reverse. Matmul is autocast everywhere (its backward and JVP are matmuls too, cast
+ * the same way).
  *
  * <p>Accuracy: bf16 keeps 8 significant bits (unit roundoff u = 2^-8), so each product of two rounded inputs is off by
  * at most (2u + u^2) of its value; with f32 accumulation a GEMM element is within about 2u sum_k |a_ik b_kj| of the
@@ -73,13 +76,15 @@ public final class CudaAutocast {
         return m != null && type == DType.F32 ? m : type;
     }
 
-    /** The type to cast attention inputs to, or null to leave them as they are. */
-    static DType attentionType(Tensor q, Tensor k, Tensor v, int d, int dv) {
+    /**
+     * The type to cast f32 attention inputs to, or null to leave them f32: the mode when it is on, some input is f32
+     * and none carries a tangent. (CudaAttention checks the head dims first.)
+     */
+    static DType attentionType(Tensor q, Tensor k, Tensor v) {
         DType m = mode;
-        if (m == null || !CudaAttention.flash || d != dv || (d != 64 && d != 128)) return null;
+        if (m == null) return null;
         if (q.dtype() != DType.F32 && k.dtype() != DType.F32 && v.dtype() != DType.F32) return null;
-        boolean recorded = Grad.enabled() && (q.requiresGrad() || k.requiresGrad() || v.requiresGrad());
-        if (recorded || q.tangent() != null || k.tangent() != null || v.tangent() != null) return null;
+        if (q.tangent() != null || k.tangent() != null || v.tangent() != null) return null;
         return m;
     }
 }

@@ -94,16 +94,23 @@ final class VoxKernels {
                                            long coarse, long counts, long toCoarse, long batchRows, long stream);
 
     // ---- attention ----
-    static native int vf_attention_forward(long q, long k, long v, long out, long lse, long cuQ, long cuK, int batch,
-                                           int heads, int d, int dv, int maxQ, float scale, long stream);
-    static native int vf_flash_attention_forward(long q, long k, long v, int dtype, long out, long lse, long cuQ, long cuK,
-                                                 int batch, int heads, int d, int maxQ, float scale, long stream);
+    // offsets: host int[] of 2 (B+1) offsets (cuQ then cuK), carried in the kernel parameters when B <= 255
+    // (VF_ATTN_INLINE_BATCH); devOffsets: a device copy of the same for larger batches, else 0.
+    static native int vf_attention_forward(long q, long k, long v, long out, long lse, int[] offsets, long devOffsets,
+                                           int batch, int heads, int d, int dv, int maxQ, float scale, long stream);
     static native int vf_attention_backward(long dout, long q, long k, long v, long out, long lse, long dq, long dk,
-                                            long dv, long delta, long cuQ, long cuK, int batch, int heads, int d,
-                                            int dvDim, long nqTotal, int maxQ, int maxK, float scale, long stream);
+                                            long dv, long delta, int[] offsets, long devOffsets, int batch, int heads,
+                                            int d, int dvDim, long nqTotal, int maxQ, int maxK, float scale, long stream);
     static native int vf_attention_jvp(long q, long k, long v, long out, long lse, long tq, long tk, long tv, long tout,
-                                       long cuQ, long cuK, int batch, int heads, int d, int dv, int maxQ, float scale,
-                                       long stream);
+                                       int[] offsets, long devOffsets, int batch, int heads, int d, int dv, int maxQ,
+                                       float scale, long stream);
+    static native int vf_flash_attention_forward(long q, long k, long v, int dtype, long out, long lse, int[] offsets,
+                                                 long devOffsets, int batch, int heads, int d, int maxQ, float scale,
+                                                 long stream);
+    static native int vf_flash_attention_backward(long dout, long q, long k, long v, int dtype, long out, long lse,
+                                                  long dq, long dk, long dv, long doutHalf, long delta, int[] offsets,
+                                                  long devOffsets, int batch, int heads, int d, long nqTotal, int maxK,
+                                                  float scale, long stream);
 
     // ---- flow sampling and distillation losses ----
     static native int vf_flow_step(long x, long vCond, long vNeg, float condWeight, float negWeight, float dt, float x0Scale,

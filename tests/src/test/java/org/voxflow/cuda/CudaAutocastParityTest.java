@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import org.junit.jupiter.api.Test;
+import org.voxflow.autograd.F;
 import org.voxflow.autograd.Grad;
 import org.voxflow.tensor.DType;
 import org.voxflow.tensor.Tensor;
@@ -185,24 +186,130 @@ class CudaAutocastParityTest extends GpuParityBase {
         checkAttention("self d=128", 2, 128, new int[] {150}, new int[] {150});
     }
 
-    /** Recorded for backward (or unsupported head dims), attention stays f32: its backward kernels are f32. */
+    /** With a tangent on an input (forward mode: the JVP kernel is f32), or unsupported head dims, attention stays f32. */
     @Test
     void attentionStaysF32WhereAutocastDoesNotApply() {
         int[] cu = {0, 60, 100};
         float scale = 0.125f;
         Tensor[] q = randnPair(100, 2, 64), k = randnPair(100, 2, 64), v = randnPair(100, 2, 64);
         Tensor[] ref = cpu.attention(q[0], k[0], v[0], cu, cu, scale);
-        try (var on = Grad.enabledScope(); var ac = CudaAutocast.use("bf16")) {
-            Tensor gq = q[1].setRequiresGrad(true);
-            Tensor[] g = gpu.attention(gq, k[1], v[1], cu, cu, scale);
-            assertSame("recorded attention", ref[0], g[0], 2e-5, 1e-4);
+        try (var ng = Grad.noGrad(); var ac = CudaAutocast.use("bf16")) {
+            q[1].setTangent(gpu.fromFloats(randn(100 * 2 * 64), 100, 2, 64));
+            Tensor[] g = gpu.attention(q[1], k[1], v[1], cu, cu, scale);
+            assertSame("attention with a tangent", ref[0], g[0], 2e-5, 1e-4);
         } finally {
-            q[1].setRequiresGrad(false);
+            q[1].setTangent(null);
         }
         Tensor[] q2 = randnPair(100, 2, 40), k2 = randnPair(100, 2, 40), v2 = randnPair(100, 2, 40);
         try (var ng = Grad.noGrad(); var ac = CudaAutocast.use("bf16")) {
             assertSame("head dim 40", cpu.attention(q2[0], k2[0], v2[0], cu, cu, scale)[0],
                     gpu.attention(q2[1], k2[1], v2[1], cu, cu, scale)[0], 2e-5, 1e-4);
+        }
+    }
+
+    /** {out, dq, dk, dv} of F.attention with autograd on fresh GPU leaves, seed g (a training step's backward). */
+    private static float[][] trainStep(float[] q, float[] k, float[] v, float[] g, int[] shapeQ, int[] shapeK, int[] cuQ,
+                                       int[] cuK, float scale, String autocastForward, String autocastBackward) {
+        try (var on = Grad.enabledScope()) {
+            Tensor tq = gpu.fromFloats(q, shapeQ).setRequiresGrad(true), tk = gpu.fromFloats(k, shapeK).setRequiresGrad(true);
+            Tensor tv = gpu.fromFloats(v, shapeK).setRequiresGrad(true);
+            Tensor out;
+            try (var ac = CudaAutocast.use(autocastForward)) {
+                out = F.attention(tq, tk, tv, cuQ, cuK, scale);
+            }
+            assertEquals(DType.F32, out.dtype());
+            try (var ac = CudaAutocast.use(autocastBackward)) {
+                Grad.backward(out, gpu.fromFloats(g, shapeQ));
+            }
+            return new float[][] {out.toFloats(), tq.grad().toFloats(), tk.grad().toFloats(), tv.grad().toFloats()};
+        }
+    }
+
+    /** The same on explicitly bf16-cast inputs through the Backend API (the flash kernels, no autocast). */
+    private static float[][] explicitBf16(Tensor q, Tensor k, Tensor v, Tensor g, int[] cuQ, int[] cuK, float scale) {
+        Tensor qh = gpu.cast(q, DType.BF16), kh = gpu.cast(k, DType.BF16), vh = gpu.cast(v, DType.BF16);
+        Tensor[] f = gpu.attention(qh, kh, vh, cuQ, cuK, scale);
+        Tensor[] b = gpu.attentionBackward(g, qh, kh, vh, f[0], f[1], cuQ, cuK, scale);
+        return new float[][] {f[0].toFloats(), b[0].toFloats(), b[1].toFloats(), b[2].toFloats()};
+    }
+
+    /** |a - b| <= tol (|b| + rms(b)) element-wise: equal up to f32 summation order (dq's atomics). */
+    private static void assertSameRun(String what, float[] expected, float[] actual, double tol) {
+        double ms = 0;
+        for (float x : expected) ms += (double) x * x;
+        double rms = Math.sqrt(ms / Math.max(1, expected.length));
+        for (int i = 0; i < expected.length; i++)
+            if (Math.abs(actual[i] - expected[i]) > tol * (Math.abs(expected[i]) + rms))
+                fail(what + ": at " + i + " expected " + expected[i] + ", got " + actual[i]);
+    }
+
+    /**
+     * A training step under autocast: the forward and the backward of F.attention on f32 leaves run the bf16 flash
+     * kernels, and out, dq, dk, dv match the f32 reference (CPU, unrounded inputs) element-wise within
+     * {@link AttentionBounds} with uIn = u (the inputs' rounding to bf16 on top of the kernels' own roundings; worst
+     * cases), and in relative RMS error within 4u (out, dv) and 8u (dq, dk): twice the flash-only limits of
+     * CudaAttentionParityTest, as the input rounding adds errors of the same size to the scores, dP and the final
+     * products. Also: the result is the explicit bf16 kernels' (so autocast really ran in bf16), and differs from the
+     * f32 kernels' by more than f32 rounding.
+     */
+    private void checkTraining(String what, int heads, int d, int[] qLens, int[] kLens) {
+        int[] cuQ = offsets(qLens), cuK = offsets(kLens);
+        int nq = cuQ[cuQ.length - 1], nk = cuK[cuK.length - 1];
+        float scale = (float) (1 / Math.sqrt(d));
+        int[] sq = {nq, heads, d}, sk = {nk, heads, d};
+        float[] q = randn(nq * heads * d), k = randn(nk * heads * d), v = randn(nk * heads * d), g = randn(nq * heads * d);
+        Tensor cq = cpu.fromFloats(q, sq), ck = cpu.fromFloats(k, sk), cv = cpu.fromFloats(v, sk), cg = cpu.fromFloats(g, sq);
+        Tensor[] ref = cpu.attention(cq, ck, cv, cuQ, cuK, scale);
+        Tensor[] refB = cpu.attentionBackward(cg, cq, ck, cv, ref[0], ref[1], cuQ, cuK, scale);
+        float[][] want = {ref[0].toFloats(), refB[0].toFloats(), refB[1].toFloats(), refB[2].toFloats()};
+
+        float[][] auto = trainStep(q, k, v, g, sq, sk, cuQ, cuK, scale, "bf16", "bf16");
+        AttentionBounds bd = AttentionBounds.of(DType.BF16, q, k, v, g, cuQ, cuK, heads, d, scale, U);
+        double[][] bounds = {bd.out, bd.dq, bd.dk, bd.dv};
+        double[] rms = {4 * U, 8 * U, 8 * U, 4 * U};
+        String[] names = {"out", "dq", "dk", "dv"};
+        double[] worst = new double[4];
+        for (int i = 0; i < 4; i++) worst[i] = AttentionBounds.check(what + " " + names[i], want[i], auto[i], bounds[i], rms[i]);
+
+        float[][] bf16 = explicitBf16(gpu.fromFloats(q, sq), gpu.fromFloats(k, sk), gpu.fromFloats(v, sk), gpu.fromFloats(g, sq),
+                cuQ, cuK, scale);
+        float[][] f32 = trainStep(q, k, v, g, sq, sk, cuQ, cuK, scale, "off", "off");
+        for (int i = 0; i < 4; i++) {
+            assertSameRun(what + " " + names[i] + ": autocast vs explicit bf16", bf16[i], auto[i], 1e-5);
+            assertTrue(relRms(f32[i], auto[i]) > 1e-4, what + " " + names[i] + ": autocast equals f32; was it applied?");
+        }
+        System.out.printf("autocast training %s: worst error / bound: out %.3f dq %.3f dk %.3f dv %.3f; rel RMS dq %.2e%n",
+                what, worst[0], worst[1], worst[2], worst[3], relRms(want[1], auto[1]));
+    }
+
+    @Test
+    void attentionTrainingStepUnderAutocast() {
+        checkTraining("self d=64 ragged", 4, 64, new int[] {100, 1, 257}, new int[] {100, 1, 257});
+        checkTraining("cross d=64", 2, 64, new int[] {130, 70}, new int[] {77, 200});
+        checkTraining("self d=128", 2, 128, new int[] {150, 1000}, new int[] {150, 1000});
+        checkTraining("cross d=32", 2, 32, new int[] {63, 129}, new int[] {65, 17});
+    }
+
+    /**
+     * The backward runs in the forward's precision whatever the mode is by then: a bf16 forward (autocast on) gives the
+     * bf16 gradients with autocast off at backward time, and an f32 forward gives the f32 gradients with autocast on.
+     */
+    @Test
+    void backwardKeepsTheForwardsPrecision() {
+        int[] cu = {0, 90, 160};
+        int heads = 2, d = 64;
+        float scale = 0.125f;
+        int[] s = {160, heads, d};
+        float[] q = randn(160 * heads * d), k = randn(160 * heads * d), v = randn(160 * heads * d), g = randn(160 * heads * d);
+        float[][] bf16 = explicitBf16(gpu.fromFloats(q, s), gpu.fromFloats(k, s), gpu.fromFloats(v, s), gpu.fromFloats(g, s),
+                cu, cu, scale);
+        float[][] f32 = trainStep(q, k, v, g, s, s, cu, cu, scale, "off", "off");
+        float[][] onOff = trainStep(q, k, v, g, s, s, cu, cu, scale, "bf16", "off");
+        float[][] offOn = trainStep(q, k, v, g, s, s, cu, cu, scale, "off", "bf16");
+        for (int i = 1; i < 4; i++) {
+            assertSameRun("bf16 forward, backward with autocast off: grad " + i, bf16[i], onOff[i], 1e-5);
+            assertSameRun("f32 forward, backward with autocast on: grad " + i, f32[i], offOn[i], 1e-5);
+            assertTrue(relRms(f32[i], bf16[i]) > 1e-4, "bf16 and f32 gradients should differ measurably");
         }
     }
 }

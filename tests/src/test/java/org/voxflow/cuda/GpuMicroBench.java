@@ -92,10 +92,12 @@ public final class GpuMicroBench {
                 double jv = time(1, 3, () -> gpu.attentionJvp(q, k, v, fw[0], fw[1], g, k, v, cuQ, cuK, scale));
                 Tensor qb = gpu.cast(q, DType.BF16), kb = gpu.cast(k, DType.BF16), vb = gpu.cast(v, DType.BF16);
                 double fb = time(2, 5, () -> gpu.attention(qb, kb, vb, cuQ, cuK, scale));
+                Tensor[] fwb = gpu.attention(qb, kb, vb, cuQ, cuK, scale);
+                double bb = time(1, 3, () -> gpu.attentionBackward(g, qb, kb, vb, fwb[0], fwb[1], cuQ, cuK, scale));
                 Tensor qh = gpu.cast(q, DType.F16), kh = gpu.cast(k, DType.F16), vh = gpu.cast(v, DType.F16);
                 double fh = time(2, 5, () -> gpu.attention(qh, kh, vh, cuQ, cuK, scale));
-                System.out.printf("attention tensor-core fwd %d x %d x%d, %d x %d: bf16 %.3f ms (%.1f TFLOP/s), f16 %.3f ms (%.1f TFLOP/s)%n",
-                        lq, lk, batch, heads, d, fb, flops / fb / 1e9, fh, flops / fh / 1e9);
+                System.out.printf("attention flash %d x %d x%d, %d x %d: bf16 fwd %.3f ms (%.1f TFLOP/s), bwd %.3f ms (%.1f); f16 fwd %.3f ms (%.1f TFLOP/s)%n",
+                        lq, lk, batch, heads, d, fb, flops / fb / 1e9, bb, 2.5 * flops / bb / 1e9, fh, flops / fh / 1e9);
                 System.out.printf("attention f32 %d x %d tokens x%d, %d heads x %d: fwd %.3f ms (%.1f TFLOP/s), bwd %.3f ms (%.1f), jvp %.3f ms (%.1f)%n",
                         lq, lk, batch, heads, d, f, flops / f / 1e9, bw, 2.5 * flops / bw / 1e9, jv, 2 * flops / jv / 1e9);
             }
