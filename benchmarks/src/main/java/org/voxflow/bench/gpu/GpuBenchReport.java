@@ -6,7 +6,7 @@ package org.voxflow.bench.gpu;
 //
 // Options: --torch FILE (PyTorch numbers from benchmarks/python/torch_baselines.py, measured in the same device call),
 // --json FILE (write every figure), --table FILE (the table alone), --only gemm,attention,stage1,stage2,sampling, -p NAME=V1,V2 (restrict a JMH @Param
-// in the suites that have it), -wi N, -i N, -r SECONDS, -f N (forks; default 0: every suite in this JVM, so the
+// in the suites that have it; -p SUITE:NAME=V1,V2 in that suite only), -wi N, -i N, -r SECONDS, -f N (forks; default 0: every suite in this JVM, so the
 // TRELLIS-large models are built once; -f 1 gives each parameter set its own JVM). Plain JMH works too:
 //   bin/voxflow-bench -f 1 'org.voxflow.bench.gpu.Stage1ForwardBenchmark'
 
@@ -100,7 +100,13 @@ public final class GpuBenchReport {
             if (it != null) ob.measurementIterations(it);
             if (r != null && s.cls != TwoStageSamplingBenchmark.class)
                 ob.warmupTime(TimeValue.seconds(r)).measurementTime(TimeValue.seconds(r));
-            for (var e : params.entrySet()) if (hasParam(s.cls, e.getKey())) ob.param(e.getKey(), e.getValue());
+            for (var e : params.entrySet()) {
+                String k = e.getKey(); // "name" for every suite with that @Param, "suite:name" for one suite
+                int colon = k.indexOf(':');
+                if (colon >= 0 && !k.substring(0, colon).equals(s.name)) continue;
+                String name = k.substring(colon + 1);
+                if (hasParam(s.cls, name)) ob.param(name, e.getValue());
+            }
             long t0 = System.nanoTime();
             try {
                 for (RunResult res : new Runner(ob.build()).run()) {
