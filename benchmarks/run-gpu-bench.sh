@@ -11,7 +11,7 @@
 #   VOXFLOW_BUNDLE         the bundle tarball (default .bundle/voxflow-bundle.tar.xz)
 #   VOXFLOW_BENCH_PHASES   comma list of tests,torch,bench,memory,profile (default tests,torch,bench)
 #                          memory: MdtStepMemory (peak GPU memory of a TRELLIS-large MDT-dist step, batch 8)
-#                          profile: Stage1Profile under nsys (kernel time by name) when nsys is installed
+#                          profile: Stage1Profile (eager vs CUDA graph), and one forward under ncu (GPU time by kernel)
 #   VOXFLOW_BENCH_BUDGET   seconds the whole script may take (default 570); each phase gets at most what is left
 #   VOXFLOW_TESTS_ARGS     extra arguments for bin/voxflow-tests (e.g. --select-class org.voxflow.cuda.CudaAutocastParityTest)
 #   VOXFLOW_TORCH_ARGS     extra arguments for torch_baselines.py (e.g. --only gemm,attention)
@@ -54,7 +54,7 @@ if [[ "$phases" == *,tests,* ]]; then
 fi
 
 if [[ "$phases" == *,torch,* ]]; then
-    lim=$(phase_limit 200 200)
+    lim=$(phase_limit 200 300)
     say "PyTorch baselines (limit ${lim}s)"
     # shellcheck disable=SC2086
     PYTHONUNBUFFERED=1 timeout -k 10 "$lim" python3 benchmarks/python/torch_baselines.py --out "$OUT/torch.json" \
@@ -64,7 +64,8 @@ if [[ "$phases" == *,torch,* ]]; then
 fi
 
 if [[ "$phases" == *,bench,* ]]; then
-    lim=$(phase_limit 400 0)
+    rest=0; [[ "$phases" == *,memory,* ]] && rest=$((rest + 80)); [[ "$phases" == *,profile,* ]] && rest=$((rest + 70))
+    lim=$(phase_limit 400 $rest)
     say "voxflow JMH benchmarks (limit ${lim}s)"
     # shellcheck disable=SC2086
     timeout -k 10 "$lim" "$bin/voxflow-run" org.voxflow.bench.gpu.GpuBenchReport --torch "$OUT/torch.json" \
@@ -74,7 +75,8 @@ if [[ "$phases" == *,bench,* ]]; then
     if [ -s "$OUT/table.txt" ]; then cat "$OUT/table.txt"; else say "no table (see bench.log)"; fi
 fi
 if [[ "$phases" == *,memory,* ]]; then
-    lim=$(phase_limit 240 0)
+    rest=0; [[ "$phases" == *,profile,* ]] && rest=70
+    lim=$(phase_limit 240 $rest)
     say "MDT-dist step memory (limit ${lim}s)"
     # shellcheck disable=SC2086
     timeout -k 10 "$lim" "$bin/voxflow-run" org.voxflow.bench.gpu.MdtStepMemory ${VOXFLOW_MEMORY_ARGS:-} > "$OUT/memory.log" 2>&1
@@ -84,17 +86,16 @@ fi
 
 if [[ "$phases" == *,profile,* ]]; then
     lim=$(phase_limit 150 0)
-    nsys="$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)"
-    if [ -n "$nsys" ]; then
-        say "nsys profile of Stage1Profile (limit ${lim}s)"
-        timeout -k 10 "$lim" "$nsys" profile -t cuda -o /tmp/vf-stage1 --force-overwrite true \
-            "$bin/voxflow-run" org.voxflow.bench.gpu.Stage1Profile 10 > "$OUT/profile.log" 2>&1
-        "$nsys" stats -r cuda_gpu_kern_sum /tmp/vf-stage1.nsys-rep >> "$OUT/profile.log" 2>&1
-        grep -E "^\[profile\]" "$OUT/profile.log"; grep -A25 "Time (%)" "$OUT/profile.log" | cut -c1-200 | head -30
-    else
-        say "no nsys: Stage1Profile without a profiler"
-        timeout -k 10 "$lim" "$bin/voxflow-run" org.voxflow.bench.gpu.Stage1Profile 10 > "$OUT/profile.log" 2>&1
-        grep -E "^\[profile\]|Exception" "$OUT/profile.log"
+    ncu="$(command -v ncu || find /opt/nvidia/nsight-compute /usr/local/cuda/bin -maxdepth 3 -name ncu -type f 2>/dev/null | head -1)"
+    if [ -n "$ncu" ]; then
+        # one eager forward between cudaProfilerStart/Stop, one metric per kernel: a GPU-time breakdown by kernel
+        say "ncu breakdown of one stage-1 forward (limit ${lim}s)"
+        timeout -k 10 $((lim - 50)) "$ncu" --profile-from-start off --metrics gpu__time_duration.sum --csv --print-kernel-base function \
+            "$bin/voxflow-run" org.voxflow.bench.gpu.Stage1Profile 1 --profile-one > /tmp/voxflow-ncu.csv 2> "$OUT/profile.log"
+        say "ncu exit $?"
+        python3 benchmarks/python/ncu_summary.py /tmp/voxflow-ncu.csv 30 | tee -a "$OUT/profile.log"
     fi
+    timeout -k 10 60 "$bin/voxflow-run" org.voxflow.bench.gpu.Stage1Profile 10 >> "$OUT/profile.log" 2>&1
+    grep -E "^\[profile\]|Exception" "$OUT/profile.log"
 fi
 say "done"

@@ -2,6 +2,7 @@
 // unlimited release threshold, so freed blocks stay cached and are handed out again in stream order without
 // any device synchronization (the caching-allocator behaviour, provided by the driver).
 #include "vf_common.cuh"
+#include <cuda_profiler_api.h>
 #include <string.h>
 #include <stdint.h>
 
@@ -113,6 +114,9 @@ int vf_host_alloc(long long* ptr, long long bytes) {
 }
 
 int vf_host_free(long long ptr) { return (int)cudaFreeHost(VF_PTR(void, ptr)); }
+
+// Bounds the range that profilers started with "profile from start off" (ncu, nsys) record.
+int vf_profiler(int on) { return (int)(on ? cudaProfilerStart() : cudaProfilerStop()); }
 
 // ---- CUDA graphs ----
 // Stream capture records every kernel, cuBLAS call, memset/copy and stream-ordered malloc/free issued on the stream

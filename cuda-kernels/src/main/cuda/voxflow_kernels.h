@@ -48,6 +48,8 @@ int vf_memset(long long dst, int value, long long bytes, long long stream);
 /* Page-locked host memory: staging for fast transfers of Java arrays. */
 int vf_host_alloc(long long* ptr, long long bytes);
 int vf_host_free(long long ptr);
+/* cudaProfilerStart (on = 1) / cudaProfilerStop (on = 0). */
+int vf_profiler(int on);
 
 /* ---- CUDA graphs: record a stream's work once, replay it with one launch ------------------------------------ */
 /* Starts capturing the stream (thread-local mode: other threads' CUDA calls are not affected or captured). */

@@ -7,6 +7,8 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.voxflow.tensor.MemoryScope;
+import org.voxflow.tensor.Storage;
 import org.voxflow.tensor.Tensor;
 
 /**
@@ -74,33 +76,87 @@ public final class Grad {
         List<Tensor> order = topoOrder(root);
         Map<Tensor, int[]> pending = hook == null ? null : consumerCounts(order);
         Map<Tensor, Tensor> grads = new IdentityHashMap<>();
+        Frontier frontier = new Frontier();
         grads.put(root, seed);
-        try (var ng = noGrad()) {
+        frontier.hold(seed);
+        List<Tensor> leaves = new ArrayList<>();
+        try (var ng = noGrad(); MemoryScope walk = MemoryScope.open()) {
+            frontier.walk = walk;
             for (int i = order.size() - 1; i >= 0; i--) {
                 Tensor t = order.get(i);
                 Tensor g = grads.remove(t);
                 Node n = (Node) t.gradFn();
                 if (n == null) {
-                    if (g != null) t.setGrad(t.grad() == null ? g : F.add(t.grad(), g));
+                    if (g != null) frontier.accumulateLeaf(t, g, leaves);
                     // a leaf with consumers was reported when its count reached zero; only a leaf root has none
                     if (hook != null && !pending.containsKey(t)) hook.gradReady(t, t.grad());
                     continue;
                 }
-                Tensor[] gi = g == null ? null : n.rule.apply(g);
+                Tensor[] gi = null;
+                if (g != null) {
+                    try (MemoryScope rule = MemoryScope.open()) { // the rule's own temporaries die here
+                        gi = n.rule.apply(g);
+                        for (Tensor x : gi) MemoryScope.keep(x);
+                    }
+                }
                 for (int j = 0; j < n.inputs.length; j++) {
                     Tensor in = n.inputs[j];
                     if (in == null || !in.requiresGrad()) continue;
                     if (gi != null && gi[j] != null) {
                         Tensor prev = grads.get(in);
-                        grads.put(in, prev == null ? gi[j] : F.add(prev, gi[j]));
+                        if (prev == null) {
+                            grads.put(in, gi[j]);
+                            frontier.hold(gi[j]);
+                        } else {
+                            Tensor sum = F.add(prev, gi[j]);
+                            grads.put(in, sum);
+                            frontier.hold(sum);
+                            frontier.release(prev);
+                            frontier.dropIfFree(gi[j]);
+                        }
                     }
                     if (hook != null && in.gradFn() == null && --pending.get(in)[0] == 0) {
                         Tensor acc = grads.remove(in);
-                        if (acc != null) in.setGrad(in.grad() == null ? acc : F.add(in.grad(), acc));
+                        if (acc != null) frontier.accumulateLeaf(in, acc, leaves);
                         hook.gradReady(in, in.grad());
                     }
                 }
+                if (g != null) frontier.release(g);
             }
+            for (Tensor leaf : leaves) MemoryScope.keep(leaf.grad()); // the leaves' grads outlive the walk
+        }
+    }
+
+    /**
+     * The walk's pending gradients, counted by storage (a rule may hand back its incoming gradient or a view of it).
+     * A gradient the walk created is freed as soon as no pending gradient or leaf grad shares its storage, so peak
+     * memory is the forward's saved tensors plus the gradients in flight, not every gradient the walk ever made.
+     */
+    private static final class Frontier {
+        MemoryScope walk;
+        private final Map<Storage, int[]> refs = new IdentityHashMap<>();
+        private final Set<Storage> leafGrads = Collections.newSetFromMap(new IdentityHashMap<>());
+
+        void hold(Tensor g) { refs.computeIfAbsent(g.storage(), k -> new int[1])[0]++; }
+
+        void release(Tensor g) {
+            int[] c = refs.get(g.storage());
+            if (c != null && --c[0] == 0) refs.remove(g.storage());
+            dropIfFree(g);
+        }
+
+        /** Frees g's storage when the walk made it and nothing pending or kept refers to it. */
+        void dropIfFree(Tensor g) {
+            Storage s = g.storage();
+            if (!refs.containsKey(s) && !leafGrads.contains(s) && walk.owns(s)) s.close();
+        }
+
+        void accumulateLeaf(Tensor leaf, Tensor g, List<Tensor> leaves) {
+            Tensor sum = leaf.grad() == null ? g : F.add(leaf.grad(), g);
+            leaf.setGrad(sum);
+            leafGrads.add(sum.storage());
+            leaves.add(leaf);
+            release(g);
         }
     }
 

@@ -23,6 +23,7 @@ public final class MemoryScope implements AutoCloseable {
     private static final ThreadLocal<ArrayDeque<MemoryScope>> STACK = ThreadLocal.withInitial(ArrayDeque::new);
 
     private final List<Storage> owned = new ArrayList<>();
+    private final Set<Storage> ownedSet = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Set<Storage> kept = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Thread thread = Thread.currentThread();
     private boolean closed;
@@ -40,8 +41,16 @@ public final class MemoryScope implements AutoCloseable {
     static void register(Storage storage) {
         if (OUTSIDE.get()[0] > 0) return;
         MemoryScope top = STACK.get().peek();
-        if (top != null) top.owned.add(storage);
+        if (top != null) top.own(storage);
     }
+
+    private void own(Storage s) {
+        owned.add(s);
+        ownedSet.add(s);
+    }
+
+    /** Whether the storage was allocated while this scope was the innermost one (or handed to it by keep). */
+    public boolean owns(Storage s) { return ownedSet.contains(s); }
 
     /**
      * Runs an allocation that must outlive every open scope (a cache kept by a long-lived object, such as a
@@ -78,11 +87,12 @@ public final class MemoryScope implements AutoCloseable {
         MemoryScope parent = stack.peek();
         for (Storage s : owned) {
             if (kept.contains(s)) {
-                if (parent != null) parent.owned.add(s);
+                if (parent != null) parent.own(s);
             } else {
                 s.close();
             }
         }
         owned.clear();
+        ownedSet.clear();
     }
 }

@@ -11,11 +11,23 @@ public abstract class Storage implements AutoCloseable {
     private volatile long version;
     private volatile boolean parameter;
 
+    private static final java.util.concurrent.atomic.AtomicLong LIVE = new java.util.concurrent.atomic.AtomicLong();
+    private static final java.util.concurrent.atomic.AtomicLong PEAK = new java.util.concurrent.atomic.AtomicLong();
+
     protected Storage(DType dtype, long numel) {
         this.dtype = dtype;
         this.numel = numel;
+        PEAK.accumulateAndGet(LIVE.addAndGet(numel * dtype.bytes()), Math::max);
         MemoryScope.register(this);
     }
+
+    /** Bytes of all storages (every backend) not yet closed: leaks show up here before the GC hides them. */
+    public static long liveBytes() { return LIVE.get(); }
+
+    /** The largest {@link #liveBytes} since the last {@link #resetPeak}. */
+    public static long peakBytes() { return PEAK.get(); }
+
+    public static void resetPeak() { PEAK.set(LIVE.get()); }
 
     public final DType dtype() { return dtype; }
 
@@ -53,6 +65,7 @@ public abstract class Storage implements AutoCloseable {
     @Override public final void close() {
         if (closed) return;
         closed = true;
+        LIVE.addAndGet(-bytes());
         release();
     }
 

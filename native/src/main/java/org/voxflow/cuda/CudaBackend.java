@@ -58,6 +58,9 @@ public final class CudaBackend implements Backend {
     /** Records body's work on this backend's stream as a CUDA graph (see {@link Backend#record}). */
     @Override public org.voxflow.tensor.Recording record(Runnable body) { return CudaGraph.record(this, memory, body); }
 
+    /** Starts or stops the range a profiler launched with "profile from start off" records (ncu, nsys). */
+    public void profilerRange(boolean on) { check(VoxKernels.vf_profiler(on ? 1 : 0), on ? "cudaProfilerStart" : "cudaProfilerStop"); }
+
     /** Waits for every queued op (timing, or surfacing asynchronous kernel faults). */
     public void synchronize() { check(VoxKernels.vf_stream_sync(stream), "cudaStreamSynchronize"); }
 

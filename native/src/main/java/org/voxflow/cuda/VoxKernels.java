@@ -45,6 +45,7 @@ final class VoxKernels {
     static native int vf_memcpy_d2h(@Cast("void*") long dst, long src, long bytes, long stream);
     static native int vf_host_alloc(@Cast("long long*") long[] ptr, long bytes);
     static native int vf_host_free(long ptr);
+    static native int vf_profiler(int on);
     static native int vf_memcpy_d2d(long dst, long src, long bytes, long stream);
     static native int vf_memset(long dst, int value, long bytes, long stream);
 

@@ -59,6 +59,7 @@ public final class MdtStepMemory {
                 for (int s = 0; s < steps; s++) {
                     GpuBench.sync(be);
                     if (cb != null) cb.resetPeakMemory();
+                    org.voxflow.tensor.Storage.resetPeak();
                     long t0 = System.nanoTime();
                     float loss;
                     try (MemoryScope scope = MemoryScope.open()) {
@@ -76,8 +77,9 @@ public final class MdtStepMemory {
                     GpuBench.sync(be);
                     double sec = (System.nanoTime() - t0) / 1e9;
                     long[] m = cb != null ? cb.memoryStats() : new long[3];
-                    System.out.printf(Locale.ROOT, "[mdt-memory] checkpointing %-3s batch %d step %d: %.2f s, loss %.4g, peak %.1f GB in tensors "
-                            + "(%.1f GB live after the step), pool reserved %.1f GB%n", mode, batch, s + 1, sec, loss, m[1] / 1e9, m[0] / 1e9, m[2] / 1e9);
+                    System.out.printf(Locale.ROOT, "[mdt-memory] checkpointing %-3s batch %d step %d: %.2f s, loss %.4g, peak %.2f GB in tensors "
+                            + "(%.2f GB live after the step; all backends: peak %.3f GB, live %.3f GB), pool reserved %.1f GB%n", mode, batch, s + 1, sec,
+                            loss, m[1] / 1e9, m[0] / 1e9, org.voxflow.tensor.Storage.peakBytes() / 1e9, org.voxflow.tensor.Storage.liveBytes() / 1e9, m[2] / 1e9);
                 }
             } catch (RuntimeException e) {
                 long[] m = cb != null ? cb.memoryStats() : new long[3];

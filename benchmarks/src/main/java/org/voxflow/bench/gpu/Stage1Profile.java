@@ -12,13 +12,17 @@ import org.voxflow.tensor.Tensor;
  * A plain loop over the TRELLIS-large stage-1 forward (bf16 autocast, batch 1), eager and replayed from a CUDA graph,
  * for profilers (nsys, ncu) that want a short process with a known number of forwards rather than JMH's forks.
  *
- * <pre>bin/voxflow-run org.voxflow.bench.gpu.Stage1Profile [iterations]</pre>
+ * <pre>bin/voxflow-run org.voxflow.bench.gpu.Stage1Profile [iterations] [--profile-one]</pre>
+ *
+ * With --profile-one, one eager forward after the warm-up runs between cudaProfilerStart and cudaProfilerStop, for
+ * {@code ncu --profile-from-start off} (a kernel-by-kernel breakdown of exactly one forward).
  */
 public final class Stage1Profile {
     private Stage1Profile() {}
 
     public static void main(String[] args) throws Exception {
         int iters = args.length > 0 ? Integer.parseInt(args[0]) : 10;
+        boolean profileOne = java.util.Arrays.asList(args).contains("--profile-one");
         Backend be = GpuBench.backend();
         SparseStructureFlowModel model = GpuBench.stage1(be);
         int r = GpuBench.stage1Resolution();
@@ -33,6 +37,14 @@ public final class Stage1Profile {
                 }
             }
             GpuBench.sync(be);
+            if (profileOne) {
+                if (be instanceof org.voxflow.cuda.CudaBackend cb) cb.profilerRange(true);
+                try (var ng = Grad.noGrad(); MemoryScope s = MemoryScope.open()) { model.forward(x, t, cond); }
+                GpuBench.sync(be);
+                if (be instanceof org.voxflow.cuda.CudaBackend cb) cb.profilerRange(false);
+                System.out.println("[profile] one forward profiled");
+                return;
+            }
             long t0 = System.nanoTime();
             for (int i = 0; i < iters; i++) {
                 try (var ng = Grad.noGrad(); MemoryScope s = MemoryScope.open()) { model.forward(x, t, cond); }
