@@ -54,7 +54,7 @@ if [[ "$phases" == *,tests,* ]]; then
 fi
 
 if [[ "$phases" == *,torch,* ]]; then
-    lim=$(phase_limit 200 300)
+    lim=$(phase_limit 170 300)
     say "PyTorch baselines (limit ${lim}s)"
     # shellcheck disable=SC2086
     PYTHONUNBUFFERED=1 timeout -k 10 "$lim" python3 benchmarks/python/torch_baselines.py --out "$OUT/torch.json" \

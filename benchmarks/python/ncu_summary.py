@@ -11,7 +11,7 @@ with open(sys.argv[1], newline="") as f:
     lines = [l for l in f if l.startswith('"')]  # ncu prints its own progress lines before the CSV
 for r in csv.DictReader(lines):
     if r.get("Metric Name") == "gpu__time_duration.sum":
-        rows.append((r["Kernel Name"], float(r["Metric Value"]), r.get("Metric Unit", "")))
+        rows.append((r["Kernel Name"], float(r["Metric Value"].replace(",", "")), r.get("Metric Unit", "")))
 if not rows:
     sys.exit("no gpu__time_duration rows in " + sys.argv[1])
 scale = {"nsecond": 1e-3, "ns": 1e-3, "usecond": 1.0, "us": 1.0, "msecond": 1e3, "ms": 1e3}.get(rows[0][2], 1e-3)

@@ -15,7 +15,8 @@ import org.voxflow.tensor.Tensor;
  *
  * <p>The segment's parameters are inputs of the recorded node, so their gradients come back through the outer
  * backward like any leaf's, in the outer order (hooks that watch leaves becoming final see them). While any input
- * carries a forward-mode tangent, or nothing needs a gradient, the segment simply runs.
+ * carries a forward-mode tangent, or nothing needs a gradient, the segment simply runs (when nothing is recorded, in its
+ * own memory scope, so its temporaries are freed at once, as nn.InferenceScope does for uncheckpointed blocks).
  */
 public final class Checkpoint {
     private Checkpoint() {}
@@ -32,6 +33,11 @@ public final class Checkpoint {
             tangents |= x.tangent() != null;
         }
         for (Tensor p : params) needs |= p.requiresGrad();
+        if (!Grad.enabled() && !tangents) { // nothing recorded: free the segment's temporaries as soon as it returns
+            try (MemoryScope scope = MemoryScope.open()) {
+                return MemoryScope.keep(fn.apply(inputs));
+            }
+        }
         if (!Grad.enabled() || !needs || tangents) return fn.apply(inputs);
 
         Tensor out;

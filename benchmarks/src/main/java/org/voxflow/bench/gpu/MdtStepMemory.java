@@ -31,21 +31,26 @@ public final class MdtStepMemory {
 
     @SuppressWarnings("unchecked")
     public static void main(String[] args) {
-        int batch = 8, steps = 2;
+        int batch = 8, steps = 2, blocks = 0;
         String[] modes = {"on", "off"};
         for (int i = 0; i + 1 < args.length; i += 2) {
             switch (args[i]) {
                 case "--batch" -> batch = Integer.parseInt(args[i + 1]);
                 case "--steps" -> steps = Integer.parseInt(args[i + 1]);
                 case "--checkpointing" -> modes = args[i + 1].split(",");
+                case "--blocks" -> blocks = Integer.parseInt(args[i + 1]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--batch N, --steps N, --checkpointing on,off)");
             }
         }
         Backend be = GpuBench.backend();
         CudaBackend cb = be instanceof CudaBackend c ? c : null;
-        System.out.println("[mdt-memory] device " + GpuBench.device(be) + ", autocast " + org.voxflow.cuda.CudaAutocast.describe());
-        SparseStructureFlowModel teacher = GpuBench.stage1(be);
-        var cfg = SparseStructureFlowConfig.fromArgs((Map<String, Object>) Json.parse(GpuBench.SMALL ? GpuBench.STAGE1_SMALL : GpuBench.STAGE1), "student");
+        System.out.println("[mdt-memory] device " + GpuBench.device(be) + ", autocast " + org.voxflow.cuda.CudaAutocast.describe()
+                + (blocks > 0 ? ", " + blocks + " blocks" : ""));
+        String json = GpuBench.SMALL ? GpuBench.STAGE1_SMALL : GpuBench.STAGE1;
+        if (blocks > 0) json = json.replaceAll("\"num_blocks\":\\d+", "\"num_blocks\":" + blocks);
+        var cfg = SparseStructureFlowConfig.fromArgs((Map<String, Object>) Json.parse(json), "student");
+        SparseStructureFlowModel teacher = MemoryScope.outside(() -> new SparseStructureFlowModel(be, cfg));
+        GpuBench.randomize(teacher, 1);
         SparseStructureFlowModel student = MemoryScope.outside(() -> new SparseStructureFlowModel(be, cfg));
         GpuBench.randomize(student, 2);
         for (Tensor p : teacher.namedParameters().values()) p.setRequiresGrad(false); // frozen, as in distillation
