@@ -54,6 +54,31 @@ __device__ __forceinline__ void vf_offsets(const VfLayout& L, long long i, long 
     }
 }
 
+// The same with index type I: 32-bit when every offset fits (vf_fits32), where 64-bit division would dominate.
+template <typename I, int NOPS>
+__device__ __forceinline__ void vf_offsets_i(const VfLayout& L, I i, I (&off)[NOPS]) {
+#pragma unroll
+    for (int o = 0; o < NOPS; o++) off[o] = 0;
+    for (int d = L.rank - 1; d >= 0; d--) {
+        I n = (I)L.shape[d];
+        I q = i / n, c = i - q * n;
+        i = q;
+#pragma unroll
+        for (int o = 0; o < NOPS; o++) off[o] += c * (I)L.stride[o][d];
+    }
+}
+
+// Whether n elements and every operand's largest offset fit in 31 bits (strides are non-negative).
+static inline bool vf_fits32(const VfLayout& L, long long n, int nops) {
+    if (n >= (1LL << 31)) return false;
+    for (int o = 0; o < nops; o++) {
+        long long far = 0;
+        for (int d = 0; d < L.rank; d++) far += (long long)(L.shape[d] - 1) * L.stride[o][d];
+        if (far >= (1LL << 31) || far < 0) return false;
+    }
+    return true;
+}
+
 template <typename T> __device__ __forceinline__ float vf_to_float(T v);
 template <> __device__ __forceinline__ float vf_to_float<float>(float v) { return v; }
 template <> __device__ __forceinline__ float vf_to_float<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }

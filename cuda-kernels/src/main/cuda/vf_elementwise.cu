@@ -2,6 +2,7 @@
 // reference): same formulas and the same special cases (pow exponents, NaN-propagating max/min, stable sigmoid).
 // Dense operands take a fast path without index arithmetic.
 #include "vf_common.cuh"
+#include <type_traits>
 
 namespace {
 
@@ -83,20 +84,20 @@ __global__ void fill_kernel(float* out, long long n, float v) {
         out[i] = v;
 }
 
-template <bool DENSE>
-__global__ void unary_kernel(int op, float p0, float p1, VfLayout L, long long n, const float* x, float* out) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-        long long off[1] = {i};
-        if (!DENSE) vf_offsets<1>(L, i, off);
+template <bool DENSE, typename I>
+__global__ void unary_kernel(int op, float p0, float p1, VfLayout L, I n, const float* x, float* out) {
+    for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < n; i += (I)gridDim.x * blockDim.x) {
+        I off[1] = {i};
+        if (!DENSE) vf_offsets_i<I, 1>(L, i, off);
         out[i] = unary_op(op, x[off[0]], p0, p1);
     }
 }
 
-template <bool DENSE>
-__global__ void binary_kernel(int op, VfLayout L, long long n, const float* a, const float* b, float* out) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-        long long off[2] = {i, i};
-        if (!DENSE) vf_offsets<2>(L, i, off);
+template <bool DENSE, typename I>
+__global__ void binary_kernel(int op, VfLayout L, I n, const float* a, const float* b, float* out) {
+    for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < n; i += (I)gridDim.x * blockDim.x) {
+        I off[2] = {i, i};
+        if (!DENSE) vf_offsets_i<I, 2>(L, i, off);
         out[i] = binary_op(op, a[off[0]], b[off[1]]);
     }
 }
@@ -109,21 +110,12 @@ __global__ void where_kernel(VfLayout L, long long n, const float* c, const floa
     }
 }
 
-// a * b + c with the CPU's rounding: __fmul_rn / __fadd_rn keep nvcc from contracting into one fma. A dense
-// unbroadcast case (the gated residual of dense tokens with a [B, 1, C] gate still broadcasts) goes through the same
-// index arithmetic; 32-bit indices when they fit, since 64-bit division dominates the offset computation.
+// a * b + c with the CPU's rounding: __fmul_rn / __fadd_rn keep nvcc from contracting into one fma.
 template <typename I>
 __global__ void fma_kernel(VfLayout L, I n, const float* a, const float* b, const float* c, float* out) {
     for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < n; i += (I)gridDim.x * blockDim.x) {
-        I off[3] = {0, 0, 0}, r = i;
-        for (int d = L.rank - 1; d >= 0; d--) {
-            I sz = (I)L.shape[d];
-            I q = r / sz, k = r - q * sz;
-            r = q;
-            off[0] += k * (I)L.stride[0][d];
-            off[1] += k * (I)L.stride[1][d];
-            off[2] += k * (I)L.stride[2][d];
-        }
+        I off[3];
+        vf_offsets_i<I, 3>(L, i, off);
         out[i] = __fadd_rn(__fmul_rn(a[off[0]], b[off[1]]), c[off[2]]);
     }
 }
@@ -163,18 +155,39 @@ template <typename D, typename S> __device__ __forceinline__ D convert(S s) {
     else return from_f<D>(as_f<S>(s));                                 // float types, float -> int truncates
 }
 
-template <typename D, typename S>
-__global__ void convert_kernel(VfLayout L, long long n, D* dst, const S* src) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-        long long off[2];
-        vf_offsets<2>(L, i, off);
+template <typename D, typename S, typename I>
+__global__ void convert_kernel(VfLayout L, I n, D* dst, const S* src) {
+    for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < n; i += (I)gridDim.x * blockDim.x) {
+        I off[2];
+        vf_offsets_i<I, 2>(L, i, off);
         dst[off[0]] = convert<D, S>(src[off[1]]);
+    }
+}
+
+// Dense f32 -> 16-bit float, four elements per thread (one 16-byte load, one 8-byte store): the autocast casts of
+// activations before GEMMs and attention, which the generic strided kernel ran at under half the bandwidth.
+template <typename D>
+__global__ void convert_dense4_kernel(long long n4, uint2* dst, const float4* src) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n4; i += (long long)gridDim.x * blockDim.x) {
+        float4 v = src[i];
+        D r[4] = {from_f<D>(v.x), from_f<D>(v.y), from_f<D>(v.z), from_f<D>(v.w)};
+        dst[i] = *reinterpret_cast<const uint2*>(r);
     }
 }
 
 template <typename D, typename S>
 int launch_convert(const VfLayout& L, long long n, long long dst, long long src, cudaStream_t st) {
-    convert_kernel<D, S><<<vf_blocks(n, THREADS), THREADS, 0, st>>>(L, n, VF_PTR(D, dst), VF_PTR(const S, src));
+    bool dense = L.rank == 1 && L.stride[0][0] == 1 && L.stride[1][0] == 1;
+    if constexpr (std::is_same<S, float>::value && (std::is_same<D, __nv_bfloat16>::value || std::is_same<D, __half>::value)) {
+        if (dense && n % 4 == 0 && dst % 8 == 0 && src % 16 == 0) {
+            convert_dense4_kernel<D><<<vf_blocks(n / 4, THREADS), THREADS, 0, st>>>(n / 4, VF_PTR(uint2, dst), VF_PTR(const float4, src));
+            return vf_launch_status();
+        }
+    }
+    if (vf_fits32(L, n, 2))
+        convert_kernel<D, S, int><<<vf_blocks(n, THREADS), THREADS, 0, st>>>(L, (int)n, VF_PTR(D, dst), VF_PTR(const S, src));
+    else
+        convert_kernel<D, S, long long><<<vf_blocks(n, THREADS), THREADS, 0, st>>>(L, n, VF_PTR(D, dst), VF_PTR(const S, src));
     return vf_launch_status();
 }
 
@@ -227,10 +240,14 @@ int vf_unary(int op, float p0, float p1, int rank, const int* shape, long long x
     if (n == 0) return 0;
     unsigned g = vf_blocks(n, THREADS);
     cudaStream_t st = VF_STREAM(stream);
-    if (all_dense(rank, xStrides))
-        unary_kernel<true><<<g, THREADS, 0, st>>>(op, p0, p1, L, n, VF_PTR(const float, x), VF_PTR(float, out));
+    const float* xp = VF_PTR(const float, x);
+    float* o = VF_PTR(float, out);
+    if (!vf_fits32(L, n, 1))
+        unary_kernel<false, long long><<<g, THREADS, 0, st>>>(op, p0, p1, L, n, xp, o);
+    else if (all_dense(rank, xStrides))
+        unary_kernel<true, int><<<g, THREADS, 0, st>>>(op, p0, p1, L, (int)n, xp, o);
     else
-        unary_kernel<false><<<g, THREADS, 0, st>>>(op, p0, p1, L, n, VF_PTR(const float, x), VF_PTR(float, out));
+        unary_kernel<false, int><<<g, THREADS, 0, st>>>(op, p0, p1, L, (int)n, xp, o);
     return vf_launch_status();
 }
 
@@ -242,10 +259,15 @@ int vf_binary(int op, int rank, const int* shape, long long a, const long long* 
     if (n == 0) return 0;
     unsigned g = vf_blocks(n, THREADS);
     cudaStream_t st = VF_STREAM(stream);
-    if (all_dense(rank, aStrides) && all_dense(rank, bStrides))
-        binary_kernel<true><<<g, THREADS, 0, st>>>(op, L, n, VF_PTR(const float, a), VF_PTR(const float, b), VF_PTR(float, out));
+    const float* ap = VF_PTR(const float, a);
+    const float* bp = VF_PTR(const float, b);
+    float* o = VF_PTR(float, out);
+    if (!vf_fits32(L, n, 2))
+        binary_kernel<false, long long><<<g, THREADS, 0, st>>>(op, L, n, ap, bp, o);
+    else if (all_dense(rank, aStrides) && all_dense(rank, bStrides))
+        binary_kernel<true, int><<<g, THREADS, 0, st>>>(op, L, (int)n, ap, bp, o);
     else
-        binary_kernel<false><<<g, THREADS, 0, st>>>(op, L, n, VF_PTR(const float, a), VF_PTR(const float, b), VF_PTR(float, out));
+        binary_kernel<false, int><<<g, THREADS, 0, st>>>(op, L, (int)n, ap, bp, o);
     return vf_launch_status();
 }
 
@@ -266,13 +288,7 @@ int vf_fma(int rank, const int* shape, long long a, const long long* aStrides, l
     if (!vf_make_layout(L, rank, shape, aStrides, bStrides, cStrides)) return (int)cudaErrorInvalidValue;
     long long n = vf_numel(rank, shape);
     if (n == 0) return 0;
-    // 32-bit offsets when every offset fits (the largest reachable offset of each operand is below 2^31)
-    bool small = n < (1LL << 31);
-    for (int o = 0; o < 3 && small; o++) {
-        long long far = 0;
-        for (int d = 0; d < rank; d++) far += (long long)(shape[d] - 1) * L.stride[o][d];
-        small = far < (1LL << 31);
-    }
+    bool small = vf_fits32(L, n, 3);
     if (small)
         fma_kernel<int><<<vf_blocks(n, THREADS), THREADS, 0, VF_STREAM(stream)>>>(
             L, (int)n, VF_PTR(const float, a), VF_PTR(const float, b), VF_PTR(const float, c), VF_PTR(float, out));

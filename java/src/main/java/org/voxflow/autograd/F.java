@@ -463,6 +463,7 @@ public final class F {
     /** PyTorch LayerNorm over the last axis; weight and bias may be null (elementwise_affine=False). */
     public static Tensor layerNorm(Tensor x, Tensor weight, Tensor bias, float eps) {
         Tensor y = normalize(x, eps);
+        if (weight != null && bias != null) return fma(y, weight, bias); // one pass, same rounding as mul then add
         if (weight != null) y = mul(y, weight);
         if (bias != null) y = add(y, bias);
         return y;
