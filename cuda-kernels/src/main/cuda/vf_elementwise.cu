@@ -120,6 +120,54 @@ __global__ void fma_kernel(VfLayout L, I n, const float* a, const float* b, cons
     }
 }
 
+// ---- four elements per offset computation ------------------------------------------------------------------------
+// Integer division in the strided offset arithmetic, not memory, bounds these kernels on broadcast layouts (a
+// [B, L, C] activation times a [B, 1, C] modulation): when the innermost axis is a multiple of 4 long and every
+// operand steps through it contiguously (stride 1) or not at all (stride 0), with its other strides and its address
+// multiples of 4 floats, one offset computation serves 4 elements and contiguous operands move as float4.
+bool vec4_layout(const VfLayout& L, int nops, const long long* addrs, const int* elemBytes) {
+    if (L.rank < 1) return false;
+    int last = L.rank - 1;
+    if (L.shape[last] % 4 != 0) return false;
+    for (int o = 0; o < nops; o++) {
+        long long st = L.stride[o][last];
+        if (st != 0 && st != 1) return false;
+        for (int d = 0; d < last; d++) if (L.stride[o][d] % 4 != 0) return false;
+        if (addrs[o] % (4LL * elemBytes[o]) != 0) return false;
+    }
+    return true;
+}
+
+__device__ __forceinline__ float4 load4(const float* p, bool contiguous) {
+    if (contiguous) return *reinterpret_cast<const float4*>(p);
+    float v = *p;
+    return make_float4(v, v, v, v);
+}
+
+template <typename I>
+__global__ void fma_vec4_kernel(VfLayout L, I n4, const float* a, const float* b, const float* c, float* out, bool ca,
+                                bool cb, bool cc) {
+    for (I j = blockIdx.x * (I)blockDim.x + threadIdx.x; j < n4; j += (I)gridDim.x * blockDim.x) {
+        I off[3];
+        vf_offsets_i<I, 3>(L, 4 * j, off);
+        float4 x = load4(a + off[0], ca), y = load4(b + off[1], cb), z = load4(c + off[2], cc);
+        float4 r = make_float4(__fadd_rn(__fmul_rn(x.x, y.x), z.x), __fadd_rn(__fmul_rn(x.y, y.y), z.y),
+                               __fadd_rn(__fmul_rn(x.z, y.z), z.z), __fadd_rn(__fmul_rn(x.w, y.w), z.w));
+        reinterpret_cast<float4*>(out)[j] = r;
+    }
+}
+
+template <typename I>
+__global__ void binary_vec4_kernel(int op, VfLayout L, I n4, const float* a, const float* b, float* out, bool ca, bool cb) {
+    for (I j = blockIdx.x * (I)blockDim.x + threadIdx.x; j < n4; j += (I)gridDim.x * blockDim.x) {
+        I off[2];
+        vf_offsets_i<I, 2>(L, 4 * j, off);
+        float4 x = load4(a + off[0], ca), y = load4(b + off[1], cb);
+        reinterpret_cast<float4*>(out)[j] = make_float4(binary_op(op, x.x, y.x), binary_op(op, x.y, y.y),
+                                                        binary_op(op, x.z, y.z), binary_op(op, x.w, y.w));
+    }
+}
+
 // ---- dtype conversion (the CPU reference's rules: RNE to 16-bit floats, truncation float -> int) -------------
 template <typename T> struct IsInt { static constexpr bool value = false; };
 template <> struct IsInt<int> { static constexpr bool value = true; };
@@ -175,12 +223,37 @@ __global__ void convert_dense4_kernel(long long n4, uint2* dst, const float4* sr
     }
 }
 
+// Strided f32 source and destination (a v slice of packed kv cast to bf16, say), 4 per offset computation.
+template <typename D, typename I>
+__global__ void convert_vec4_kernel(VfLayout L, I n4, D* dst, const float* src) {
+    for (I j = blockIdx.x * (I)blockDim.x + threadIdx.x; j < n4; j += (I)gridDim.x * blockDim.x) {
+        I off[2];
+        vf_offsets_i<I, 2>(L, 4 * j, off);
+        float4 v = *reinterpret_cast<const float4*>(src + off[1]);
+        if constexpr (std::is_same<D, float>::value) {
+            *reinterpret_cast<float4*>(dst + off[0]) = v;
+        } else {
+            D r[4] = {from_f<D>(v.x), from_f<D>(v.y), from_f<D>(v.z), from_f<D>(v.w)};
+            *reinterpret_cast<uint2*>(dst + off[0]) = *reinterpret_cast<const uint2*>(r);
+        }
+    }
+}
+
 template <typename D, typename S>
 int launch_convert(const VfLayout& L, long long n, long long dst, long long src, cudaStream_t st) {
     bool dense = L.rank == 1 && L.stride[0][0] == 1 && L.stride[1][0] == 1;
     if constexpr (std::is_same<S, float>::value && (std::is_same<D, __nv_bfloat16>::value || std::is_same<D, __half>::value)) {
         if (dense && n % 4 == 0 && dst % 8 == 0 && src % 16 == 0) {
             convert_dense4_kernel<D><<<vf_blocks(n / 4, THREADS), THREADS, 0, st>>>(n / 4, VF_PTR(uint2, dst), VF_PTR(const float4, src));
+            return vf_launch_status();
+        }
+    }
+    if constexpr (std::is_same<S, float>::value && (std::is_same<D, float>::value || std::is_same<D, __nv_bfloat16>::value
+                                                     || std::is_same<D, __half>::value)) {
+        long long addrs[2] = {dst, src};
+        int bytes[2] = {(int)sizeof(D), 4};
+        if (vf_fits32(L, n, 2) && vec4_layout(L, 2, addrs, bytes) && L.stride[0][L.rank - 1] == 1 && L.stride[1][L.rank - 1] == 1) {
+            convert_vec4_kernel<D, int><<<vf_blocks(n / 4, THREADS), THREADS, 0, st>>>(L, (int)(n / 4), VF_PTR(D, dst), VF_PTR(const float, src));
             return vf_launch_status();
         }
     }
@@ -262,6 +335,13 @@ int vf_binary(int op, int rank, const int* shape, long long a, const long long* 
     const float* ap = VF_PTR(const float, a);
     const float* bp = VF_PTR(const float, b);
     float* o = VF_PTR(float, out);
+    long long addrs[3] = {a, b, out};
+    int bytes[3] = {4, 4, 4};
+    if (vf_fits32(L, n, 2) && vec4_layout(L, 2, addrs, bytes) && out % 16 == 0 && !(all_dense(rank, aStrides) && all_dense(rank, bStrides))) {
+        binary_vec4_kernel<int><<<vf_blocks(n / 4, THREADS), THREADS, 0, st>>>(op, L, (int)(n / 4), ap, bp, o,
+                                                                               L.stride[0][L.rank - 1] == 1, L.stride[1][L.rank - 1] == 1);
+        return vf_launch_status();
+    }
     if (!vf_fits32(L, n, 2))
         binary_kernel<false, long long><<<g, THREADS, 0, st>>>(op, L, n, ap, bp, o);
     else if (all_dense(rank, aStrides) && all_dense(rank, bStrides))
@@ -289,6 +369,15 @@ int vf_fma(int rank, const int* shape, long long a, const long long* aStrides, l
     long long n = vf_numel(rank, shape);
     if (n == 0) return 0;
     bool small = vf_fits32(L, n, 3);
+    long long addrs[3] = {a, b, c};
+    int bytes[3] = {4, 4, 4};
+    if (small && vec4_layout(L, 3, addrs, bytes) && out % 16 == 0) {
+        int last = L.rank - 1;
+        fma_vec4_kernel<int><<<vf_blocks(n / 4, THREADS), THREADS, 0, VF_STREAM(stream)>>>(
+            L, (int)(n / 4), VF_PTR(const float, a), VF_PTR(const float, b), VF_PTR(const float, c), VF_PTR(float, out),
+            L.stride[0][last] == 1, L.stride[1][last] == 1, L.stride[2][last] == 1);
+        return vf_launch_status();
+    }
     if (small)
         fma_kernel<int><<<vf_blocks(n, THREADS), THREADS, 0, VF_STREAM(stream)>>>(
             L, (int)n, VF_PTR(const float, a), VF_PTR(const float, b), VF_PTR(const float, c), VF_PTR(float, out));

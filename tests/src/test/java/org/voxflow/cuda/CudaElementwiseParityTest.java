@@ -126,7 +126,9 @@ class CudaElementwiseParityTest extends GpuParityBase {
         int[][][] shapes = {
                 {{2, 7, 33}, {2, 1, 33}, {2, 1, 33}},   // modulation: per-instance scale and shift
                 {{2, 7, 33}, {2, 1, 33}, {2, 7, 33}},   // gated residual
-                {{1}, {1}, {1}}, {{5, 1}, {1, 6}, {5, 6}}, {{3, 4}, {4}, {1}}};
+                {{1}, {1}, {1}}, {{5, 1}, {1, 6}, {5, 6}}, {{3, 4}, {4}, {1}},
+                {{2, 7, 32}, {2, 1, 32}, {2, 1, 32}},   // the four-per-thread path (innermost axis a multiple of 4)
+                {{2, 7, 32}, {2, 1, 32}, {2, 7, 32}}, {{6, 8}, {6, 1}, {1, 8}}, {{3, 5, 4}, {3, 5, 1}, {4}}};
         for (int[][] s : shapes) {
             Tensor[] a = randnPair(s[0]), b = randnPair(s[1]), c = randnPair(s[2]);
             assertSame("fma " + java.util.Arrays.deepToString(s), cpu.fma(a[0], b[0], c[0]), gpu.fma(a[1], b[1], c[1]), 0, 0);
@@ -134,6 +136,26 @@ class CudaElementwiseParityTest extends GpuParityBase {
         Tensor[] a = randnPair(4, 6);
         assertSame("fma of views", cpu.fma(a[0].transpose(0, 1), a[0].transpose(0, 1), a[0].slice(0, 0, 1).transpose(0, 1)),
                 gpu.fma(a[1].transpose(0, 1), a[1].transpose(0, 1), a[1].slice(0, 0, 1).transpose(0, 1)), 0, 0);
+    }
+
+    /** Broadcast binaries and strided casts on the four-per-thread paths, and views that must not take them. */
+    @Test
+    void vectorisedBroadcastAndStridedPaths() {
+        Tensor[] a = randnPair(3, 5, 64), row = randnPair(3, 1, 64), col = randnPair(3, 5, 1);
+        for (org.voxflow.tensor.BinaryOp op : new org.voxflow.tensor.BinaryOp[] {org.voxflow.tensor.BinaryOp.ADD, org.voxflow.tensor.BinaryOp.MUL,
+                org.voxflow.tensor.BinaryOp.DIV, org.voxflow.tensor.BinaryOp.MAX}) {
+            assertSame("binary row " + op, cpu.binary(op, a[0], row[0]), gpu.binary(op, a[1], row[1]), 0, 0);
+            assertSame("binary col " + op, cpu.binary(op, a[0], col[0]), gpu.binary(op, a[1], col[1]), 0, 0);
+        }
+        Tensor[] qkv = randnPair(7, 3, 4, 64);
+        for (int p = 0; p < 3; p++) {
+            Tensor c = qkv[0].slice(1, p, p + 1).squeeze(1), g = qkv[1].slice(1, p, p + 1).squeeze(1);
+            assertSame("cast bf16 of slice " + p, cpu.cast(c, DType.BF16), gpu.cast(g, DType.BF16), 0, 0);
+            assertSame("copy of slice " + p, cpu.copy(c), gpu.copy(g), 0, 0);
+        }
+        Tensor[] odd = randnPair(4, 6);
+        assertSame("binary, offset view", cpu.binary(org.voxflow.tensor.BinaryOp.ADD, odd[0].slice(1, 1, 5), odd[0].slice(0, 0, 1).slice(1, 2, 6)),
+                gpu.binary(org.voxflow.tensor.BinaryOp.ADD, odd[1].slice(1, 1, 5), odd[1].slice(0, 0, 1).slice(1, 2, 6)), 0, 0);
     }
 
     @Test
