@@ -40,21 +40,8 @@ static inline long long vf_numel(int rank, const int* shape) {
     return n;
 }
 
-// Element offsets of the logical (row-major) index i for NOPS operands.
-template <int NOPS>
-__device__ __forceinline__ void vf_offsets(const VfLayout& L, long long i, long long (&off)[NOPS]) {
-#pragma unroll
-    for (int o = 0; o < NOPS; o++) off[o] = 0;
-    for (int d = L.rank - 1; d >= 0; d--) {
-        long long n = L.shape[d];
-        long long c = i % n;
-        i /= n;
-#pragma unroll
-        for (int o = 0; o < NOPS; o++) off[o] += c * L.stride[o][d];
-    }
-}
-
-// The same with index type I: 32-bit when every offset fits (vf_fits32), where 64-bit division would dominate.
+// Element offsets of the logical (row-major) index i for NOPS operands, in index type I: 32-bit when every offset
+// fits (vf_fits32), since 64-bit division dominates the arithmetic.
 template <typename I, int NOPS>
 __device__ __forceinline__ void vf_offsets_i(const VfLayout& L, I i, I (&off)[NOPS]) {
 #pragma unroll

@@ -105,7 +105,7 @@ __global__ void binary_kernel(int op, VfLayout L, I n, const float* a, const flo
 __global__ void where_kernel(VfLayout L, long long n, const float* c, const float* a, const float* b, float* out) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
         long long off[3];
-        vf_offsets<3>(L, i, off);
+        vf_offsets_i<long long, 3>(L, i, off);
         out[i] = c[off[0]] != 0.f ? a[off[1]] : b[off[2]];
     }
 }

@@ -2,7 +2,6 @@ package org.voxflow.flow;
 
 import java.util.ArrayList;
 import java.util.List;
-import org.voxflow.autograd.F;
 import org.voxflow.autograd.Grad;
 import org.voxflow.tensor.Backend;
 import org.voxflow.tensor.MemoryScope;
@@ -20,16 +19,6 @@ public final class EulerSampler {
 
     /** The sample and, per step, the state after the step and the x0 prediction. */
     public record Result(Tensor sample, List<Tensor> predXt, List<Tensor> predX0) {}
-
-    /** The (possibly guided) velocity at one time. */
-    public static Tensor velocity(VelocityField f, Tensor x, double t, Tensor cond, Tensor negCond, Guidance g) {
-        Backend be = x.backend();
-        Tensor tt = be.full((float) (1000 * t), f.batching().batch()); // float32(1000 t), as TRELLIS
-        Tensor v = f.velocity(x, tt, cond);
-        if (!g.activeAt(t)) return v;
-        Tensor vn = f.velocity(x, tt, negCond);
-        return F.sub(F.mul(v, (float) (1 + g.strength())), F.mul(vn, (float) g.strength()));
-    }
 
     /**
      * One step from t to tPrev: the model's one or two evaluations, then guidance, the x0 prediction and the Euler
