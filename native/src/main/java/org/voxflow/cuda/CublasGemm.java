@@ -40,20 +40,13 @@ final class CublasGemm {
      */
     void gemm(DType type, boolean transA, boolean transB, int m, int n, int k, long a, int ldA, long strideA, long b,
               int ldB, long strideB, long c, int batch) {
-        gemm(type, false, transA, transB, m, n, k, a, ldA, strideA, b, ldB, strideB, c, batch);
-    }
-
-    /** fast16bf: f32 operands rounded to bf16 inside cuBLAS (CUBLAS_COMPUTE_32F_FAST_16BF), f32 accumulation. */
-    void gemm(DType type, boolean fast16bf, boolean transA, boolean transB, int m, int n, int k, long a, int ldA,
-              long strideA, long b, int ldB, long strideB, long c, int batch) {
         int cudaType = switch (type) {
             case F32 -> org.bytedeco.cuda.global.cudart.CUDA_R_32F;
             case BF16 -> org.bytedeco.cuda.global.cudart.CUDA_R_16BF;
             case F16 -> org.bytedeco.cuda.global.cudart.CUDA_R_16F;
             default -> throw new IllegalArgumentException("GEMM of " + type);
         };
-        int compute = type == DType.F32 && fast16bf ? CUBLAS_COMPUTE_32F_FAST_16BF
-                : type == DType.F32 && tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+        int compute = type == DType.F32 && tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
         int rc = cublasGemmStridedBatchedEx(handle, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N,
                 n, m, k, one, new DevicePointer(b), cudaType, ldB, strideB, new DevicePointer(a), cudaType, ldA, strideA,
                 zero, new DevicePointer(c), org.bytedeco.cuda.global.cudart.CUDA_R_32F, n, (long) m * n, batch,

@@ -25,7 +25,7 @@ import org.voxflow.tensor.DType;
  * a shape the heuristic has no algorithm for is remembered and left to the caller's composite path.
  */
 final class CublasLtLinear {
-    private record Key(DType type, boolean fast16bf, int m, int n, int k, int ldx, boolean bias, boolean gelu) {}
+    private record Key(DType type, int m, int n, int k, int ldx, boolean bias, boolean gelu) {}
 
     private static final class Plan {
         final cublasLtMatmulDescOpaque_t desc;
@@ -61,11 +61,10 @@ final class CublasLtLinear {
 
     /**
      * D [m, n] (dense f32) = x [m, k] (rows ldx apart) W^T + bias, GELU(tanh) after it when asked; x and W of one
-     * 16-bit type (or both f32 with fast16bf: rounded to bf16 inside the GEMM), bias dense f32 [n] or 0. False (nothing done) when cuBLASLt offers no algorithm for the case.
+     * 16-bit type, bias dense f32 [n] or 0. False (nothing done) when cuBLASLt offers no algorithm for the case.
      */
-    synchronized boolean run(DType type, boolean fast16bf, int m, int n, int k, long x, int ldx, long w, long bias, boolean gelu,
-                             long d) {
-        Key key = new Key(type, fast16bf, m, n, k, ldx, bias != 0, gelu);
+    synchronized boolean run(DType type, int m, int n, int k, long x, int ldx, long w, long bias, boolean gelu, long d) {
+        Key key = new Key(type, m, n, k, ldx, bias != 0, gelu);
         Plan p = plans.computeIfAbsent(key, this::plan);
         if (p == NONE) return false;
         if (bias != 0) {
@@ -79,14 +78,10 @@ final class CublasLtLinear {
     }
 
     private Plan plan(Key key) {
+        int dataType = key.type == DType.BF16 ? org.bytedeco.cuda.global.cudart.CUDA_R_16BF : org.bytedeco.cuda.global.cudart.CUDA_R_16F;
         int f32 = org.bytedeco.cuda.global.cudart.CUDA_R_32F;
-        int dataType = switch (key.type) {
-            case BF16 -> org.bytedeco.cuda.global.cudart.CUDA_R_16BF;
-            case F16 -> org.bytedeco.cuda.global.cudart.CUDA_R_16F;
-            default -> f32; // f32 data with bf16 compute (fast16bf)
-        };
         PointerPointer<Pointer> out = new PointerPointer<>(1L);
-        check(cublasLtMatmulDescCreate(out, key.fast16bf ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F, f32), "cublasLtMatmulDescCreate");
+        check(cublasLtMatmulDescCreate(out, CUBLAS_COMPUTE_32F, f32), "cublasLtMatmulDescCreate");
         cublasLtMatmulDescOpaque_t desc = new cublasLtMatmulDescOpaque_t(out.get(0));
         setInt(desc, CUBLASLT_MATMUL_DESC_TRANSA, CUBLAS_OP_T);
         setInt(desc, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);

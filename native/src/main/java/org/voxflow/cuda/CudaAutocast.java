@@ -70,19 +70,6 @@ public final class CudaAutocast {
         }
     }
 
-    /**
-     * How autocast feeds f32 GEMM operands to the bf16 tensor cores: false (default) casts them with our kernels first
-     * (parameters' casts cached); true lets cuBLAS read f32 and round to bf16 inside the GEMM
-     * (CUBLAS_COMPUTE_32F_FAST_16BF), which saves the cast passes over activations. -Dvoxflow.cuda.autocastGemm=fast16bf
-     * turns it on.
-     */
-    static volatile boolean gemmRoundsInside = "fast16bf".equals(System.getProperty("voxflow.cuda.autocastGemm", "cast"));
-
-    /** Whether an f32 x f32 GEMM runs as f32 data with bf16 compute inside cuBLAS (see {@link #gemmRoundsInside}). */
-    static boolean f32DataBf16Compute(DType operandType) {
-        return mode != null && operandType == DType.F32 && gemmRoundsInside;
-    }
-
     /** The GEMM element type given the type the operands would otherwise run in. */
     static DType gemmType(DType type) {
         DType m = mode;

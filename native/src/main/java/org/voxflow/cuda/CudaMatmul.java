@@ -22,8 +22,7 @@ final class CudaMatmul {
         if (!a0.dtype().isFloating() || !b0.dtype().isFloating())
             throw new IllegalArgumentException("float op on an integer tensor: matmul of " + a0 + " and " + b0);
         DType type = a0.dtype() == b0.dtype() && a0.dtype() != DType.F32 ? a0.dtype() : DType.F32;
-        boolean fast16bf = CudaAutocast.f32DataBf16Compute(type); // f32 operands, rounded to bf16 inside cuBLAS
-        if (!fast16bf) type = CudaAutocast.gemmType(type); // bf16 with -Dvoxflow.cuda.autocast=bf16: operands cast below, result f32
+        type = CudaAutocast.gemmType(type); // bf16 with -Dvoxflow.cuda.autocast=bf16: operands cast below, result f32
         int m = transA ? a0.size(-1) : a0.size(-2);
         int k = transA ? a0.size(-2) : a0.size(-1);
         int kb = transB ? b0.size(-1) : b0.size(-2);
@@ -48,10 +47,10 @@ final class CudaMatmul {
             int nb = Shapes.numelInt(batch);
             if (nb > 1 && ob.batchStride == 0 && !oa.trans && oa.batchStride == (long) m * oa.ld) {
                 // every batch shares B and A's batches are stacked rows: one GEMM with nb*m rows
-                blas.gemm(type, fast16bf, false, ob.trans, Math.multiplyExact(nb, m), n, k, CudaBackend.addr(oa.t), oa.ld, 0,
+                blas.gemm(type, false, ob.trans, Math.multiplyExact(nb, m), n, k, CudaBackend.addr(oa.t), oa.ld, 0,
                         CudaBackend.addr(ob.t), ob.ld, 0, CudaBackend.addr(c), 1);
             } else {
-                blas.gemm(type, fast16bf, oa.trans, ob.trans, m, n, k, CudaBackend.addr(oa.t), oa.ld, oa.batchStride,
+                blas.gemm(type, oa.trans, ob.trans, m, n, k, CudaBackend.addr(oa.t), oa.ld, oa.batchStride,
                         CudaBackend.addr(ob.t), ob.ld, ob.batchStride, CudaBackend.addr(c), nb);
             }
             return c;
@@ -101,16 +100,15 @@ final class CudaMatmul {
     static Tensor linear(CudaBackend be, CublasLtLinear lt, Tensor x0, Tensor w0, Tensor bias0, boolean gelu) {
         if (x0.dim() < 1 || w0.dim() != 2 || !x0.dtype().isFloating() || !w0.dtype().isFloating()) return null;
         DType type = x0.dtype() == w0.dtype() && x0.dtype() != DType.F32 ? x0.dtype() : DType.F32;
-        boolean fast16bf = CudaAutocast.f32DataBf16Compute(type);
-        if (!fast16bf) type = CudaAutocast.gemmType(type);
-        if (type == DType.F32 && !fast16bf) return null;
+        type = CudaAutocast.gemmType(type);
+        if (type == DType.F32) return null;
         int k = x0.size(-1), n = w0.size(0);
         if (w0.size(1) != k) return null; // the composite path reports the mismatch
         if (bias0 != null && (bias0.dim() != 1 || bias0.size(0) != n)) return null;
         long rows = x0.numel() / Math.max(k, 1);
-        if (k % 8 != 0 || n % 8 != 0 || rows == 0 || rows > Integer.MAX_VALUE) return null; // 16-byte rows for both types
+        if (k % 8 != 0 || n % 8 != 0 || rows == 0 || rows > Integer.MAX_VALUE) return null;
         int m = (int) rows;
-        Tensor cw = fast16bf ? null : be.casts().get(be, w0, type);
+        Tensor cw = be.casts().get(be, w0, type);
         Tensor w = cw != null ? cw : be.denseOf(w0, type);
         Tensor x = be.denseOf(x0, type);
         Tensor bias = bias0 == null ? null : be.denseOf(bias0, DType.F32);
@@ -119,7 +117,7 @@ final class CudaMatmul {
             int[] outShape = x0.shape().clone();
             outShape[outShape.length - 1] = n;
             Tensor out = be.empty(DType.F32, outShape);
-            if (!lt.run(type, fast16bf, m, n, k, CudaBackend.addr(x), k, CudaBackend.addr(w), bias == null ? 0 : CudaBackend.addr(bias), gelu,
+            if (!lt.run(type, m, n, k, CudaBackend.addr(x), k, CudaBackend.addr(w), bias == null ? 0 : CudaBackend.addr(bias), gelu,
                     CudaBackend.addr(out))) {
                 out.close();
                 return null;
