@@ -7,7 +7,7 @@ Our own minimal code with TRELLIS-large's shapes, not TRELLIS's: a DiT-style sta
 cross-attention to the image condition after an affine layer norm), 1024 channels, 16 heads of 64, MLP ratio 4.
 
 Measured (median of 3 timed runs of N calls, CUDA events, after warm-up):
-  gemm       x[M,K] @ W[N,K]^T for 4096x1024x4096 and 8192x8192x8192: f32 (TF32 off), tf32, bf16 (bf16 in/out),
+  gemm       x[M,K] @ W[N,K]^T for 4096x1024x4096, 4096^3 and 8192^3: f32 (TF32 off), tf32, bf16 (bf16 in/out),
              autocast (f32 in, torch.autocast bf16: the cast is timed);
   attention  SDPA forward, batch 2, 16 heads x 64, 4096 queries, to 4096 keys (self) and to 1374 (cross), in the
              [B, L, H, D] memory layout voxflow uses: f32, bf16, autocast;
@@ -76,7 +76,7 @@ def timed(fn, target_s=0.25, trials=3, warmup=2):
 
 def gemm_suite(dev):
     out = {}
-    for shape in ["4096x1024x4096", "8192x8192x8192"]:
+    for shape in ["4096x1024x4096", "4096x4096x4096", "8192x8192x8192"]:
         m, k, n = map(int, shape.split("x"))
         flops = 2.0 * m * k * n
         a32 = torch.randn(m, k, device=dev)

@@ -185,7 +185,7 @@ public final class GpuBenchReport {
         sb.append(String.format(Locale.ROOT, ROW, "-".repeat(44), "-".repeat(30), "-".repeat(10), "-".repeat(11), "-".repeat(13), "-".repeat(9)));
 
         // GEMM: TFLOP/s
-        for (String shape : new String[] {"4096x1024x4096", "8192x8192x8192"}) {
+        for (String shape : new String[] {"4096x1024x4096", "4096x4096x4096", "8192x8192x8192"}) {
             double f = GpuGemmBenchmark.flops(shape);
             String w = "GEMM " + shape + " x W^T, TFLOP/s";
             String[][] precs = {{"f32", "f32 (TF32 off)"}, {"tf32", "tf32"}, {"bf16", "bf16 in, f32 out (torch bf16)"},

@@ -37,7 +37,7 @@ public class GpuGemmBenchmark {
     static final int REPS = 10;
 
     /** MxKxN. */
-    @Param({"4096x1024x4096", "8192x8192x8192"})
+    @Param({"4096x1024x4096", "4096x4096x4096", "8192x8192x8192"})
     public String shape;
 
     @Param({"f32", "tf32", "bf16", "autocast"})
