@@ -131,5 +131,20 @@ public final class Shapes {
         return out;
     }
 
+    /**
+     * The argument checks of {@link Backend#mdtVelocityLoss}, shared by every backend: pred, vT and g of one float
+     * shape, one float t per sample, a non-empty prediction. Returns the samples' element offsets.
+     */
+    public static long[] velocityLossSegments(Tensor pred, Tensor vT, Tensor g, Tensor t, int[] rowOffsets) {
+        sameFloatShapes("mdtVelocityLoss", new String[] {"pred", "vT", "g"}, pred, vT, g);
+        long[] seg = segmentOffsets("mdtVelocityLoss", rowOffsets, pred);
+        int samples = rowOffsets.length - 1;
+        if (t.numel() != samples)
+            throw new IllegalArgumentException("mdtVelocityLoss: t has " + t.numel() + " values for " + samples + " samples");
+        if (pred.numel() == 0) throw new IllegalArgumentException("mdtVelocityLoss: the mean of an empty prediction " + pred);
+        if (!t.dtype().isFloating()) throw new IllegalArgumentException("mdtVelocityLoss: t is " + t.dtype() + ", not a float tensor");
+        return seg;
+    }
+
     public static String str(int[] shape) { return Arrays.toString(shape); }
 }

@@ -308,30 +308,31 @@ public final class CudaBackend implements Backend {
     }
 
     @Override public Tensor where(Tensor cond, Tensor a, Tensor b) {
-        int[] shape = Shapes.broadcast(Shapes.broadcast(cond.shape(), a.shape()), b.shape());
         Tensor cf = mine(cond) && cond.dtype() == DType.F32 ? cond : dense(cond, DType.F32);
-        Tensor af = f32(a), bf = f32(b);
-        try {
-            Tensor out = empty(DType.F32, shape);
-            Strided l = Strided.of(shape, cf.expand(shape).strides(), af.expand(shape).strides(), bf.expand(shape).strides());
-            check(VoxKernels.vf_where(l.rank(), l.shape(), addr(cf), l.strides()[0], addr(af), l.strides()[1], addr(bf),
-                    l.strides()[2], addr(out), stream), "vf_where");
-            return out;
-        } finally {
-            release(cf, cond);
-            release(af, a);
-            release(bf, b);
-        }
+        return ternary("vf_where", cond, cf, a, f32(a), b, f32(b), VoxKernels::vf_where);
     }
 
     @Override public Tensor fma(Tensor a, Tensor b, Tensor c) {
+        return ternary("vf_fma", a, f32(a), b, f32(b), c, f32(c), VoxKernels::vf_fma);
+    }
+
+    /** A strided three-operand kernel: vf_where or vf_fma. */
+    private interface TernaryKernel {
+        int run(int rank, int[] shape, long a, long[] aStrides, long b, long[] bStrides, long c, long[] cStrides, long out,
+                long stream);
+    }
+
+    /**
+     * out (dense f32 of the broadcast shape) = kernel over the f32 views af, bf, cf of a, b, c; the views made for the
+     * call are released afterwards.
+     */
+    private Tensor ternary(String call, Tensor a, Tensor af, Tensor b, Tensor bf, Tensor c, Tensor cf, TernaryKernel kernel) {
         int[] shape = Shapes.broadcast(Shapes.broadcast(a.shape(), b.shape()), c.shape());
-        Tensor af = f32(a), bf = f32(b), cf = f32(c);
         try {
             Tensor out = empty(DType.F32, shape);
             Strided l = Strided.of(shape, af.expand(shape).strides(), bf.expand(shape).strides(), cf.expand(shape).strides());
-            check(VoxKernels.vf_fma(l.rank(), l.shape(), addr(af), l.strides()[0], addr(bf), l.strides()[1], addr(cf),
-                    l.strides()[2], addr(out), stream), "vf_fma");
+            check(kernel.run(l.rank(), l.shape(), addr(af), l.strides()[0], addr(bf), l.strides()[1], addr(cf), l.strides()[2],
+                    addr(out), stream), call);
             return out;
         } finally {
             release(af, a);
@@ -534,14 +535,9 @@ public final class CudaBackend implements Backend {
 
     @Override public Tensor[] mdtVelocityLoss(Tensor pred, Tensor vT, Tensor g, Tensor t, int[] rowOffsets, boolean dNorm,
                                               float normEps, float lambda, boolean withGrad) {
-        Shapes.sameFloatShapes("mdtVelocityLoss", new String[] {"pred", "vT", "g"}, pred, vT, g);
-        long[] seg = Shapes.segmentOffsets("mdtVelocityLoss", rowOffsets, pred);
+        long[] seg = Shapes.velocityLossSegments(pred, vT, g, t, rowOffsets);
         int samples = rowOffsets.length - 1;
-        if (t.numel() != samples)
-            throw new IllegalArgumentException("mdtVelocityLoss: t has " + t.numel() + " values for " + samples + " samples");
         long n = pred.numel();
-        if (n == 0) throw new IllegalArgumentException("mdtVelocityLoss: the mean of an empty prediction " + pred);
-        if (!t.dtype().isFloating()) throw new IllegalArgumentException("mdtVelocityLoss: t is " + t.dtype() + ", not a float tensor");
         float gradScale = lambda * (1f / n); // as the CPU reference (and the composed backward rules) form it
         try (Temps tmp = new Temps()) {
             Tensor pd = tmp.track(dense(pred, DType.F32), pred);

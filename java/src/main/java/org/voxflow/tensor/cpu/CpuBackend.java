@@ -282,13 +282,9 @@ public final class CpuBackend implements Backend {
 
     @Override public Tensor[] mdtVelocityLoss(Tensor pred, Tensor vT, Tensor g, Tensor t, int[] rowOffsets, boolean dNorm,
                                               float normEps, float lambda, boolean withGrad) {
-        Shapes.sameFloatShapes("mdtVelocityLoss", new String[] {"pred", "vT", "g"}, pred, vT, g);
-        long[] seg = Shapes.segmentOffsets("mdtVelocityLoss", rowOffsets, pred);
+        long[] seg = Shapes.velocityLossSegments(pred, vT, g, t, rowOffsets);
         int samples = rowOffsets.length - 1;
-        if (t.numel() != samples)
-            throw new IllegalArgumentException("mdtVelocityLoss: t has " + t.numel() + " values for " + samples + " samples");
         int n = Shapes.numelInt(pred.shape());
-        if (n == 0) throw new IllegalArgumentException("mdtVelocityLoss: the mean of an empty prediction " + pred);
         float[] p = f32(pred), v = f32(vT), gv = f32(g), tv = f32(t);
         float[] grad = withGrad ? new float[n] : null;
         float gradScale = lambda * (1f / n); // as the composed mean and scale backward rules form it
