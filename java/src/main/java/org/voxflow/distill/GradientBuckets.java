@@ -2,12 +2,10 @@ package org.voxflow.distill;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import org.voxflow.tensor.Backend;
-import org.voxflow.tensor.DType;
 import org.voxflow.tensor.Tensor;
 
 /**
@@ -68,11 +66,7 @@ public final class GradientBuckets {
         if (bucketBytes < 1) throw new IllegalArgumentException("bucket size must be >= 1 byte, got " + bucketBytes);
         if (present.length != params.size())
             throw new IllegalArgumentException(present.length + " presence flags for " + params.size() + " parameters");
-        // plan: slots in parameter order; one open bucket per dtype, closed when the next slot would overflow it
-        record Open(int index, long numel) {}
-        List<DType> bucketTypes = new ArrayList<>();
-        List<Long> bucketSizes = new ArrayList<>();
-        Map<DType, Open> open = new LinkedHashMap<>();
+        BucketPacker packer = new BucketPacker(bucketBytes); // slots in parameter order
         List<Slot> slots = new ArrayList<>();
         List<Tensor> grads = new ArrayList<>();
         Backend be = null;
@@ -86,24 +80,12 @@ public final class GradientBuckets {
             else if (!Arrays.equals(g.shape(), p.shape()))
                 throw new IllegalStateException("gradient of '" + e.getKey() + "' has shape " + Arrays.toString(g.shape())
                         + ", the parameter " + Arrays.toString(p.shape()));
-            long n = g.numel();
-            DType t = g.dtype();
-            Open o = open.get(t);
-            if (o == null || (o.numel() > 0 && (o.numel() + n) * t.bytes() > bucketBytes)) {
-                o = new Open(bucketTypes.size(), 0);
-                bucketTypes.add(t);
-                bucketSizes.add(0L);
-            }
-            if (o.numel() + n > Integer.MAX_VALUE)
-                throw new IllegalArgumentException("gradient bucket over 2^31 elements at '" + e.getKey() + "'; use smaller buckets");
-            slots.add(new Slot(p, o.index(), (int) o.numel(), g.shape()));
+            int[] at = packer.place(e.getKey(), g.dtype(), g.numel());
+            slots.add(new Slot(p, at[0], at[1], g.shape()));
             grads.add(g);
-            o = new Open(o.index(), o.numel() + n);
-            open.put(t, o);
-            bucketSizes.set(o.index(), o.numel());
         }
         List<Tensor> buckets = new ArrayList<>();
-        for (int k = 0; k < bucketTypes.size(); k++) buckets.add(be.zeros(bucketTypes.get(k), Math.toIntExact(bucketSizes.get(k))));
+        for (int k = 0; k < packer.buckets(); k++) buckets.add(be.zeros(packer.type(k), packer.size(k)));
         for (int k = 0; k < slots.size(); k++) {
             Slot s = slots.get(k);
             Tensor g = grads.get(k);

@@ -240,10 +240,7 @@ public final class GradientStream implements AutoCloseable {
         // that stream, so freeing them now is safe
         close();
         List<Map.Entry<String, Tensor>> entries = new ArrayList<>(params.entrySet());
-        record Open(int index, long numel) {}
-        Map<DType, Open> openBuckets = new EnumMap<>(DType.class);
-        List<DType> types = new ArrayList<>();
-        List<Long> sizes = new ArrayList<>();
+        BucketPacker packer = new BucketPacker(bucketBytes);
         List<Slot> planSlots = new ArrayList<>();
         Backend be = null;
         for (int k = entries.size() - 1; k >= 0; k--) {
@@ -252,21 +249,11 @@ public final class GradientStream implements AutoCloseable {
             if (!p.requiresGrad()) continue;
             if (be == null) be = p.backend();
             else if (p.backend() != be) throw new IllegalArgumentException("parameter '" + name + "' is on " + p.device() + ", others on " + be.device());
-            DType t = p.dtype();
-            long n = p.numel();
-            Open o = openBuckets.get(t);
-            if (o == null || (o.numel() > 0 && (o.numel() + n) * t.bytes() > bucketBytes)) {
-                o = new Open(types.size(), 0);
-                types.add(t);
-                sizes.add(0L);
-            }
-            if (o.numel() + n > Integer.MAX_VALUE)
-                throw new IllegalArgumentException("gradient bucket over 2^31 elements at '" + name + "'; use smaller buckets");
-            planSlots.add(new Slot(name, p, o.index(), (int) o.numel(), (int) n, p.shape()));
-            o = new Open(o.index(), o.numel() + n);
-            openBuckets.put(t, o);
-            sizes.set(o.index(), o.numel());
+            int[] at = packer.place(name, p.dtype(), p.numel());
+            planSlots.add(new Slot(name, p, at[0], at[1], (int) p.numel(), p.shape()));
         }
+        List<DType> types = new ArrayList<>();
+        for (int b = 0; b < packer.buckets(); b++) types.add(packer.type(b));
         agree(planSlots, types);
 
         slots = planSlots.toArray(new Slot[0]);
@@ -283,8 +270,8 @@ public final class GradientStream implements AutoCloseable {
         buckets = new Tensor[types.size()];
         bucketNumel = new long[types.size()];
         for (int b = 0; b < buckets.length; b++) {
-            DType t = types.get(b);
-            int n = Math.toIntExact(sizes.get(b));
+            DType t = packer.type(b);
+            int n = packer.size(b);
             buckets[b] = MemoryScope.outside(() -> backend.zeros(t, n));
             bucketNumel[b] = n;
             zeros.computeIfAbsent(t, d -> MemoryScope.outside(() -> backend.zeros(d, 1)));
