@@ -146,5 +146,29 @@ public final class Shapes {
         return seg;
     }
 
+    /**
+     * The argument checks of {@link Backend#attention} and its backward and JVP, shared by every backend: q [Nq,H,D],
+     * k [Nk,H,D], v [Nk,H,Dv], and instance offsets cuQ, cuK that run from 0 to Nq and Nk without decreasing and name
+     * the same number of instances.
+     */
+    public static void checkAttention(Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK) {
+        if (q.dim() != 3 || k.dim() != 3 || v.dim() != 3)
+            throw new IllegalArgumentException("attention takes q [Nq,H,D], k [Nk,H,D], v [Nk,H,Dv]; got " + q + ", " + k + ", " + v);
+        int h = q.size(1), d = q.size(2);
+        if (k.size(1) != h || v.size(1) != h || k.size(2) != d || v.size(0) != k.size(0))
+            throw new IllegalArgumentException("attention shapes disagree: q " + Arrays.toString(q.shape()) + " k "
+                    + Arrays.toString(k.shape()) + " v " + Arrays.toString(v.shape()));
+        checkOffsets("cuQ", cuQ, q.size(0));
+        checkOffsets("cuK", cuK, k.size(0));
+        if (cuQ.length != cuK.length) throw new IllegalArgumentException("cuQ and cuK name different batch sizes");
+    }
+
+    private static void checkOffsets(String name, int[] cu, int n) {
+        if (cu.length < 1 || cu[0] != 0 || cu[cu.length - 1] != n)
+            throw new IllegalArgumentException(name + " must run from 0 to " + n + ": " + Arrays.toString(cu));
+        for (int i = 1; i < cu.length; i++)
+            if (cu[i] < cu[i - 1]) throw new IllegalArgumentException(name + " decreases at " + i + ": " + Arrays.toString(cu));
+    }
+
     public static String str(int[] shape) { return Arrays.toString(shape); }
 }

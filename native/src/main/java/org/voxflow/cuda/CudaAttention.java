@@ -2,12 +2,12 @@ package org.voxflow.cuda;
 
 import static org.voxflow.cuda.CudaRuntime.check;
 
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.Map;
 import java.util.WeakHashMap;
 import org.voxflow.tensor.DType;
 import org.voxflow.tensor.Storage;
+import org.voxflow.tensor.Shapes;
 import org.voxflow.tensor.Tensor;
 
 /**
@@ -51,15 +51,8 @@ final class CudaAttention {
     }
 
     private static Problem problem(CudaBackend be, Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK) {
-        if (q.dim() != 3 || k.dim() != 3 || v.dim() != 3)
-            throw new IllegalArgumentException("attention takes q [Nq,H,D], k [Nk,H,D], v [Nk,H,Dv]; got " + q + ", " + k + ", " + v);
+        Shapes.checkAttention(q, k, v, cuQ, cuK);
         int h = q.size(1), d = q.size(2);
-        if (k.size(1) != h || v.size(1) != h || k.size(2) != d || v.size(0) != k.size(0))
-            throw new IllegalArgumentException("attention shapes disagree: q " + Arrays.toString(q.shape()) + " k "
-                    + Arrays.toString(k.shape()) + " v " + Arrays.toString(v.shape()));
-        checkOffsets("cuQ", cuQ, q.size(0));
-        checkOffsets("cuK", cuK, k.size(0));
-        if (cuQ.length != cuK.length) throw new IllegalArgumentException("cuQ and cuK name different batch sizes");
         int dv = v.size(2);
         if (d > MAX_HEAD_DIM || dv > MAX_HEAD_DIM)
             throw new IllegalArgumentException("CUDA attention supports head dims up to " + MAX_HEAD_DIM + ", got D=" + d + ", Dv=" + dv);
@@ -73,13 +66,6 @@ final class CudaAttention {
         System.arraycopy(cuK, 0, both, cuQ.length, cuK.length);
         Tensor dev = batch > INLINE_BATCH ? be.fromInts(both, both.length) : null;
         return new Problem(h, d, dv, batch, maxQ, maxK, both, dev);
-    }
-
-    private static void checkOffsets(String name, int[] cu, int n) {
-        if (cu.length < 1 || cu[0] != 0 || cu[cu.length - 1] != n)
-            throw new IllegalArgumentException(name + " must run from 0 to " + n + ": " + Arrays.toString(cu));
-        for (int i = 1; i < cu.length; i++)
-            if (cu[i] < cu[i - 1]) throw new IllegalArgumentException(name + " decreases at " + i + ": " + Arrays.toString(cu));
     }
 
     /** Whether the flash kernels cover these sizes (and are enabled). */

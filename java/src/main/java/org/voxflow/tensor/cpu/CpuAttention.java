@@ -9,6 +9,7 @@ import java.nio.FloatBuffer;
 import java.util.Arrays;
 import org.bytedeco.javacpp.FloatPointer;
 import org.voxflow.tensor.DType;
+import org.voxflow.tensor.Shapes;
 import org.voxflow.tensor.Tensor;
 
 /**
@@ -27,23 +28,9 @@ final class CpuAttention {
     }
 
     private static Problem problem(CpuBackend be, Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK) {
-        if (q.dim() != 3 || k.dim() != 3 || v.dim() != 3)
-            throw new IllegalArgumentException("attention takes q [Nq,H,D], k [Nk,H,D], v [Nk,H,Dv]; got " + q + ", " + k + ", " + v);
+        Shapes.checkAttention(q, k, v, cuQ, cuK);
         int h = q.size(1), d = q.size(2);
-        if (k.size(1) != h || v.size(1) != h || k.size(2) != d || v.size(0) != k.size(0))
-            throw new IllegalArgumentException("attention shapes disagree: q " + Arrays.toString(q.shape()) + " k "
-                    + Arrays.toString(k.shape()) + " v " + Arrays.toString(v.shape()));
-        checkOffsets("cuQ", cuQ, q.size(0));
-        checkOffsets("cuK", cuK, k.size(0));
-        if (cuQ.length != cuK.length) throw new IllegalArgumentException("cuQ and cuK name different batch sizes");
         return new Problem(dense(be, q), dense(be, k), dense(be, v), h, d, v.size(2), cuQ, cuK);
-    }
-
-    static void checkOffsets(String name, int[] cu, int n) {
-        if (cu.length < 1 || cu[0] != 0 || cu[cu.length - 1] != n)
-            throw new IllegalArgumentException(name + " must run from 0 to " + n + ": " + Arrays.toString(cu));
-        for (int i = 1; i < cu.length; i++)
-            if (cu[i] < cu[i - 1]) throw new IllegalArgumentException(name + " decreases at " + i + ": " + Arrays.toString(cu));
     }
 
     /** A dense f32 tensor starting at storage element 0 (the BLAS pointers below index from the storage base). */
