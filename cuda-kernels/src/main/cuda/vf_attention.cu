@@ -38,6 +38,32 @@ __device__ __forceinline__ void load_tile(float* tile, int stride, const float* 
     }
 }
 
+// s[r] = sum_c A[r, c] B[lane, c] over n columns: the warp's RPW rows of A (row stride sa) against the row of B this
+// lane owns (stride sb), the score-like dot products every kernel here forms per 32-row tile.
+__device__ __forceinline__ void row_dots(float (&s)[RPW], const float* A, int sa, const float* B, int sb, int lane, int n) {
+#pragma unroll
+    for (int r = 0; r < RPW; r++) s[r] = 0.f;
+    for (int c = 0; c < n; c++) {
+        float bc = B[lane * sb + c];
+#pragma unroll
+        for (int r = 0; r < RPW; r++) s[r] += A[r * sa + c] * bc;
+    }
+}
+
+// acc[t] += sum_j w_j T[j, lane + 32 t] for columns below width, w_j the weight lane j holds: a weighted sum of the 32
+// rows of a tile, each lane producing its 32-column slices.
+template <int DL>
+__device__ __forceinline__ void add_weighted_rows(float (&acc)[DL], float w, const float* T, int st, int lane, int width) {
+    for (int j = 0; j < 32; j++) {
+        float wj = __shfl_sync(0xffffffffu, w, j);
+#pragma unroll
+        for (int t = 0; t < DL; t++) {
+            int c = lane + 32 * t;
+            if (c < width) acc[t] += wj * T[j * st + c];
+        }
+    }
+}
+
 template <int DL>
 __global__ void __launch_bounds__(THREADS) fwd_kernel(const float* __restrict__ q, const float* __restrict__ k,
                                                       const float* __restrict__ v, float* __restrict__ out,
@@ -69,13 +95,7 @@ __global__ void __launch_bounds__(THREADS) fwd_kernel(const float* __restrict__ 
         load_tile(Vs, SV, v, in.k0, kt, in.nk, H, h, Dv);
         __syncthreads();
         float s[RPW];
-#pragma unroll
-        for (int r = 0; r < RPW; r++) s[r] = 0.f;
-        for (int c = 0; c < D; c++) {
-            float kc = Ks[lane * SD + c];
-#pragma unroll
-            for (int r = 0; r < RPW; r++) s[r] += Qw[r * SD + c] * kc;
-        }
+        row_dots(s, Qw, SD, Ks, SD, lane, D);
         bool valid = kt + lane < in.nk;
 #pragma unroll
         for (int r = 0; r < RPW; r++) {
@@ -87,14 +107,7 @@ __global__ void __launch_bounds__(THREADS) fwd_kernel(const float* __restrict__ 
             m[r] = mn;
 #pragma unroll
             for (int t = 0; t < DL; t++) o[r][t] *= alpha;
-            for (int j = 0; j < 32; j++) {
-                float pj = __shfl_sync(0xffffffffu, p, j);
-#pragma unroll
-                for (int t = 0; t < DL; t++) {
-                    int c = lane + 32 * t;
-                    if (c < Dv) o[r][t] += pj * Vs[j * SV + c];
-                }
-            }
+            add_weighted_rows<DL>(o[r], p, Vs, SV, lane, Dv);
         }
     }
 #pragma unroll
@@ -161,31 +174,14 @@ __global__ void __launch_bounds__(THREADS) dq_kernel(const float* __restrict__ d
         load_tile(Vs, SV, v, in.k0, kt, in.nk, H, h, Dv);
         __syncthreads();
         float s[RPW], dp[RPW];
-#pragma unroll
-        for (int r = 0; r < RPW; r++) s[r] = dp[r] = 0.f;
-        for (int c = 0; c < D; c++) {
-            float kc = Ks[lane * SD + c];
-#pragma unroll
-            for (int r = 0; r < RPW; r++) s[r] += Qw[r * SD + c] * kc;
-        }
-        for (int c = 0; c < Dv; c++) {
-            float vc = Vs[lane * SV + c];
-#pragma unroll
-            for (int r = 0; r < RPW; r++) dp[r] += Gw[r * SV + c] * vc;
-        }
+        row_dots(s, Qw, SD, Ks, SD, lane, D);
+        row_dots(dp, Gw, SV, Vs, SV, lane, Dv);
         bool valid = kt + lane < in.nk;
 #pragma unroll
         for (int r = 0; r < RPW; r++) {
             float p = valid ? exp2f(s[r] * scale2 - lse2[r]) : 0.f;
             float ds = p * (dp[r] - dl[r]);
-            for (int j = 0; j < 32; j++) {
-                float dsj = __shfl_sync(0xffffffffu, ds, j);
-#pragma unroll
-                for (int t = 0; t < DL; t++) {
-                    int c = lane + 32 * t;
-                    if (c < D) acc[r][t] += dsj * Ks[j * SD + c];
-                }
-            }
+            add_weighted_rows<DL>(acc[r], ds, Ks, SD, lane, D);
         }
     }
 #pragma unroll
@@ -241,33 +237,15 @@ __global__ void __launch_bounds__(THREADS) dkv_kernel(const float* __restrict__ 
         }
         __syncthreads();
         float s[RPW], dp[RPW];
-#pragma unroll
-        for (int r = 0; r < RPW; r++) s[r] = dp[r] = 0.f;
-        for (int c = 0; c < D; c++) {
-            float qc = Qs[lane * SD + c];
-#pragma unroll
-            for (int r = 0; r < RPW; r++) s[r] += qc * Kw[r * SD + c];
-        }
-        for (int c = 0; c < Dv; c++) {
-            float gc = Gs[lane * SV + c];
-#pragma unroll
-            for (int r = 0; r < RPW; r++) dp[r] += gc * Vw[r * SV + c];
-        }
+        row_dots(s, Kw, SD, Qs, SD, lane, D);   // this warp's keys against the lane's query
+        row_dots(dp, Vw, SV, Gs, SV, lane, Dv);
         float l2 = L2[lane], dlt = Dl[lane];
 #pragma unroll
         for (int r = 0; r < RPW; r++) {
             float p = exp2f(s[r] * scale2 - l2);
             float ds = p * (dp[r] - dlt);
-            for (int j = 0; j < 32; j++) {
-                float pj = __shfl_sync(0xffffffffu, p, j);
-                float dsj = __shfl_sync(0xffffffffu, ds, j);
-#pragma unroll
-                for (int t = 0; t < DL; t++) {
-                    int c = lane + 32 * t;
-                    if (c < Dv) av[r][t] += pj * Gs[j * SV + c];
-                    if (c < D) ak[r][t] += dsj * Qs[j * SD + c];
-                }
-            }
+            add_weighted_rows<DL>(av[r], p, Gs, SV, lane, Dv);
+            add_weighted_rows<DL>(ak[r], ds, Qs, SD, lane, D);
         }
     }
 #pragma unroll
