@@ -71,6 +71,12 @@ template <> __device__ __forceinline__ float vf_to_float<float>(float v) { retur
 template <> __device__ __forceinline__ float vf_to_float<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
 template <> __device__ __forceinline__ float vf_to_float<__half>(__half v) { return __half2float(v); }
 
+// f32 -> the element type, round to nearest even (the CPU reference's cast).
+template <typename T> __device__ __forceinline__ T vf_from_float(float v);
+template <> __device__ __forceinline__ float vf_from_float<float>(float v) { return v; }
+template <> __device__ __forceinline__ __nv_bfloat16 vf_from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <> __device__ __forceinline__ __half vf_from_float<__half>(float v) { return __float2half_rn(v); }
+
 __device__ __forceinline__ float vf_warp_sum(float v) {
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);

@@ -1,5 +1,7 @@
 // Flash attention forward for bf16/f16 q, k, v (FlashAttention-2 design, mma.sync tensor cores, sm_80+), head dims
-// 32, 64 and 128 (D == Dv); out and lse are f32.
+// 32, 64 and 128 (D == Dv); lse is f32, out f32 or the input type (rounded once, from the normalized f32 row: the
+// input of the next GEMM under autocast). q, k and v are token rows with their own token strides (slices of packed
+// qkv / kv projections are read in place).
 //
 // One block of NW warps per (BQ-query tile, head, instance); each warp owns MT * 16 query rows (MT m16 tiles, so
 // every K / V fragment read from shared memory feeds MT mma's). K and V tiles of BK keys stream through a
@@ -45,10 +47,11 @@ template <int D> constexpr int fwd_bq() { return FwdCfg<D>::NW * 16 * FwdCfg<D>:
 template <int D> constexpr int fwd_min_blocks() { return FwdCfg<D>::NW <= 4 ? 2 : 1; }
 template <int D> constexpr size_t fwd_smem() { return 16u * (D / 8) * (fwd_bq<D>() + 4 * FwdCfg<D>::BK); }
 
-template <typename T, int D>
+template <typename T, int D, typename OutT>
 __global__ void __launch_bounds__(fwd_threads<D>(), fwd_min_blocks<D>())
-    flash_fwd(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, float* __restrict__ out,
-              float* __restrict__ lse, const __grid_constant__ VfAttnOffsets off, int H, float scale2) {
+    flash_fwd(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, OutT* __restrict__ out,
+              float* __restrict__ lse, const __grid_constant__ VfAttnOffsets off, int H, float scale2, int qStride,
+              int kStride, int vStride) {
     using C = FwdCfg<D>;
     constexpr int MT = C::MT, NW = C::NW, BK = C::BK, BQ = NW * 16 * MT, CH = D / 8, THREADS = NW * 32;
     constexpr int KS = D / 16;  // k-steps over the head dim
@@ -62,16 +65,17 @@ __global__ void __launch_bounds__(fwd_threads<D>(), fwd_min_blocks<D>())
     const int tile0 = blockIdx.x * BQ;
     if (tile0 >= nq) return;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const long long stride = (long long)H * CH;  // 16-byte units between consecutive tokens
-    const uint4* qsrc = reinterpret_cast<const uint4*>(q) + ((long long)q0 * H + h) * CH;
-    const uint4* ksrc = reinterpret_cast<const uint4*>(k) + ((long long)k0 * H + h) * CH;
-    const uint4* vsrc = reinterpret_cast<const uint4*>(v) + ((long long)k0 * H + h) * CH;
+    // token strides in 16-byte units
+    const long long qs = qStride / 8, ks = kStride / 8, vs = vStride / 8;
+    const uint4* qsrc = reinterpret_cast<const uint4*>(q) + (long long)q0 * qs + h * CH;
+    const uint4* ksrc = reinterpret_cast<const uint4*>(k) + (long long)k0 * ks + h * CH;
+    const uint4* vsrc = reinterpret_cast<const uint4*>(v) + (long long)k0 * vs + h * CH;
     const int ntiles = (nk + BK - 1) / BK;
 
-    load_tile<BQ, CH, THREADS>(Qs, qsrc, stride, tile0, nq);
+    load_tile<BQ, CH, THREADS>(Qs, qsrc, qs, tile0, nq);
     if (ntiles > 0) {
-        load_tile<BK, CH, THREADS>(Ks, ksrc, stride, 0, nk);
-        load_tile<BK, CH, THREADS>(Vs, vsrc, stride, 0, nk);
+        load_tile<BK, CH, THREADS>(Ks, ksrc, ks, 0, nk);
+        load_tile<BK, CH, THREADS>(Vs, vsrc, vs, 0, nk);
     }
     cp_async_commit();
     cp_async_wait_all();
@@ -101,8 +105,8 @@ __global__ void __launch_bounds__(fwd_threads<D>(), fwd_min_blocks<D>())
     for (int j = 0; j < ntiles; j++) {
         if (j + 1 < ntiles) {
             int st = (j + 1) & 1;
-            load_tile<BK, CH, THREADS>(Ks + st * BK * CH, ksrc, stride, (j + 1) * BK, nk);
-            load_tile<BK, CH, THREADS>(Vs + st * BK * CH, vsrc, stride, (j + 1) * BK, nk);
+            load_tile<BK, CH, THREADS>(Ks + st * BK * CH, ksrc, ks, (j + 1) * BK, nk);
+            load_tile<BK, CH, THREADS>(Vs + st * BK * CH, vsrc, vs, (j + 1) * BK, nk);
         }
         cp_async_commit();
         const uint4* Kt = Ks + (j & 1) * BK * CH;
@@ -220,25 +224,28 @@ __global__ void __launch_bounds__(fwd_threads<D>(), fwd_min_blocks<D>())
             if (i >= nq) continue;
             long long row = (long long)(q0 + i) * H + h;
             float inv = nk == 0 ? 0.f : 1.f / l;
-            float* orow = out + row * D + 2 * (lane & 3);
+            OutT* orow = out + row * D + 2 * (lane & 3);
 #pragma unroll
-            for (int dt = 0; dt < D / 8; dt++)
-                *reinterpret_cast<float2*>(orow + dt * 8) = make_float2(o[mt][dt][2 * r] * inv, o[mt][dt][2 * r + 1] * inv);
+            for (int dt = 0; dt < D / 8; dt++) {
+                float a = o[mt][dt][2 * r] * inv, c = o[mt][dt][2 * r + 1] * inv;
+                if constexpr (sizeof(OutT) == 4) *reinterpret_cast<float2*>(orow + dt * 8) = make_float2(a, c);
+                else *reinterpret_cast<unsigned*>(orow + dt * 8) = pack2<T>(a, c);
+            }
             if ((lane & 3) == 0) lse[row] = nk == 0 ? -INFINITY : (mrow[mt][r] + __log2f(l)) * LN2;
         }
 }
 
-template <typename T, int D>
-int launch(long long q, long long k, long long v, long long out, long long lse, const VfAttnOffsets& off, int batch,
-           int heads, int maxQ, float scale, cudaStream_t st) {
+template <typename T, int D, typename OutT>
+int launch(long long q, long long qStride, long long k, long long kStride, long long v, long long vStride, long long out,
+           long long lse, const VfAttnOffsets& off, int batch, int heads, int maxQ, float scale, cudaStream_t st) {
     static unsigned long long ready = 0;
     constexpr size_t smem = fwd_smem<D>();
-    int err = vf_smem_attribute((const void*)flash_fwd<T, D>, smem, ready);
+    int err = vf_smem_attribute((const void*)flash_fwd<T, D, OutT>, smem, ready);
     if (err) return err;
     dim3 grid((maxQ + fwd_bq<D>() - 1) / fwd_bq<D>(), heads, batch);
-    flash_fwd<T, D><<<grid, fwd_threads<D>(), smem, st>>>(VF_PTR(const T, q), VF_PTR(const T, k), VF_PTR(const T, v),
-                                                          VF_PTR(float, out), VF_PTR(float, lse), off, heads,
-                                                          scale * LOG2E);
+    flash_fwd<T, D, OutT><<<grid, fwd_threads<D>(), smem, st>>>(
+        VF_PTR(const T, q), VF_PTR(const T, k), VF_PTR(const T, v), VF_PTR(OutT, out), VF_PTR(float, lse), off, heads,
+        scale * LOG2E, (int)qStride, (int)kStride, (int)vStride);
     return vf_launch_status();
 }
 
@@ -246,16 +253,24 @@ int launch(long long q, long long k, long long v, long long out, long long lse, 
 
 extern "C" {
 
-int vf_flash_attention_forward(long long q, long long k, long long v, int dtype, long long out, long long lse,
+int vf_flash_attention_forward(long long q, long long qStride, long long k, long long kStride, long long v,
+                               long long vStride, int dtype, long long out, int outType, long long lse,
                                const int* offsets, long long devOffsets, int batch, int heads, int d, int maxQ,
                                float scale, long long stream) {
     if (batch == 0 || maxQ == 0 || heads == 0) return 0;
     if (!(scale > 0.f)) return (int)cudaErrorInvalidValue;  // the running max is taken over unscaled scores
+    for (long long s : {qStride, kStride, vStride})  // whole 16-byte chunks per token, within 32-bit offsets
+        if (s % 8 != 0 || s < (long long)heads * d || s > (1LL << 30)) return (int)cudaErrorInvalidValue;
+    if (outType != VF_F32 && outType != dtype) return (int)cudaErrorInvalidValue;
     VfAttnOffsets off;
     int err = vf_attn_offsets(off, offsets, devOffsets, batch);
     if (err) return err;
     cudaStream_t st = VF_STREAM(stream);
-#define VF_FWD(T, D) return launch<T, D>(q, k, v, out, lse, off, batch, heads, maxQ, scale, st)
+#define VF_FWD(T, D)                                                                                             \
+    return outType == VF_F32 ? launch<T, D, float>(q, qStride, k, kStride, v, vStride, out, lse, off, batch, heads, \
+                                                   maxQ, scale, st)                                                 \
+                             : launch<T, D, T>(q, qStride, k, kStride, v, vStride, out, lse, off, batch, heads, maxQ, \
+                                               scale, st)
     if (dtype == VF_BF16) {
         if (d == 32) VF_FWD(__nv_bfloat16, 32);
         if (d == 64) VF_FWD(__nv_bfloat16, 64);

@@ -103,38 +103,74 @@ __global__ void softmax_backward_kernel(const float* y, const float* dy, float* 
     }
 }
 
+// Mean and 1 / sqrt(var + eps) of one row (biased variance of the centred values, as the reference): the one
+// definition the layer-norm core and its fused affine form share, so both give the same bits.
+template <int TPR>
+__device__ __forceinline__ void row_moments(const float* p, long long cols, int t, float eps, float& mean, float& rs) {
+    float s = 0.f;
+    for (long long c = t; c < cols; c += TPR) s += p[c];
+    mean = group_reduce<TPR, 0>(s) / (float)cols;
+    float v = 0.f;
+    for (long long c = t; c < cols; c += TPR) { float d = p[c] - mean; v += d * d; }
+    float var = group_reduce<TPR, 0>(v) / (float)cols;
+    rs = 1.f / sqrtf(var + eps);
+}
+
 template <int TPR>
 __global__ void normalize_kernel(const float* x, float* xhat, float* rstd, long long rows, long long cols, float eps) {
     RowGrid<TPR> g;
     for (long long r = g.row; r < rows; r += g.step) {
         const float* p = x + r * cols;
-        float s = 0.f;
-        for (long long c = g.t; c < cols; c += TPR) s += p[c];
-        float mean = group_reduce<TPR, 0>(s) / (float)cols;
-        float v = 0.f;  // two passes: the variance of centred values, as the reference
-        for (long long c = g.t; c < cols; c += TPR) { float d = p[c] - mean; v += d * d; }
-        float var = group_reduce<TPR, 0>(v) / (float)cols;
-        float rs = 1.f / sqrtf(var + eps);
+        float mean, rs;
+        row_moments<TPR>(p, cols, g.t, eps, mean, rs);
         float* q = xhat + r * cols;
         for (long long c = g.t; c < cols; c += TPR) q[c] = (p[c] - mean) * rs;
         if (g.t == 0) rstd[r] = rs;
     }
 }
 
-// x / max(||x||_2, eps) per row (PyTorch F.normalize). Rows come from a two-level view (outer x inner rows, e.g.
-// tokens x heads of a q slice inside a packed qkv), so the slice needs no contiguous copy first; out is dense.
-template <int TPR>
-__global__ void l2_normalize_kernel(const float* x, float* out, long long rows, long long inner, long long strideOuter,
-                                    long long strideInner, long long cols, float eps) {
+// Layer norm then w * xhat + b, rounded as the composition (normalize, multiply, add, cast to O) rounds: the
+// inference form of LayerNorm + adaLN modulation, one read of x and one write of out (f32 or a 16-bit GEMM input).
+// Row r = (g, i) = (r / groupRows, r % groupRows) takes w at w + g * wG + i * wR (likewise b), its cols contiguous:
+// per-instance modulation [B, 1, C] over [B, L, C] is (wG, wR) = (C, 0), one affine weight [C] is (0, 0).
+template <int TPR, typename O>
+__global__ void norm_affine_kernel(const float* x, O* out, const float* w, const float* b, long long rows,
+                                   long long cols, long long groupRows, long long wG, long long wR, long long bG,
+                                   long long bR, float eps) {
+    RowGrid<TPR> g;
+    for (long long r = g.row; r < rows; r += g.step) {
+        const float* p = x + r * cols;
+        float mean, rs;
+        row_moments<TPR>(p, cols, g.t, eps, mean, rs);
+        long long gi = r / groupRows, i = r - gi * groupRows;
+        const float* pw = w + gi * wG + i * wR;
+        const float* pb = b + gi * bG + i * bR;
+        O* q = out + r * cols;
+        for (long long c = g.t; c < cols; c += TPR)
+            q[c] = vf_from_float<O>(__fadd_rn(__fmul_rn((p[c] - mean) * rs, pw[c]), pb[c]));
+    }
+}
+
+// x / max(||x||_2, eps) per row (PyTorch F.normalize), times w[r % inner] when w is given (TRELLIS's multi-head
+// RMS norm: [heads, cols] gains), rounded like the composition (divide, multiply, cast to O). Rows come from a
+// two-level view (outer x inner rows, e.g. tokens x heads of a q slice inside a packed qkv), so the slice needs no
+// contiguous copy first; out is dense.
+template <int TPR, typename X, typename O>
+__global__ void l2_normalize_kernel(const X* x, O* out, const float* w, long long rows, long long inner,
+                                    long long strideOuter, long long strideInner, long long cols, float eps) {
     RowGrid<TPR> g;
     for (long long r = g.row; r < rows; r += g.step) {
         long long o = r / inner, i = r - o * inner;
-        const float* p = x + o * strideOuter + i * strideInner;
+        const X* p = x + o * strideOuter + i * strideInner;
         float s = 0.f;
-        for (long long c = g.t; c < cols; c += TPR) s += p[c] * p[c];
+        for (long long c = g.t; c < cols; c += TPR) { float e = vf_to_float(p[c]); s += e * e; }
         float n = fmaxf(sqrtf(group_reduce<TPR, 0>(s)), eps);
-        float* q = out + r * cols;
-        for (long long c = g.t; c < cols; c += TPR) q[c] = p[c] / n;
+        O* q = out + r * cols;
+        const float* pw = w ? w + i * cols : nullptr;
+        for (long long c = g.t; c < cols; c += TPR) {
+            float y = vf_to_float(p[c]) / n;
+            q[c] = vf_from_float<O>(pw ? __fmul_rn(y, pw[c]) : y);
+        }
     }
 }
 
@@ -248,11 +284,29 @@ int vf_normalize(long long x, long long xhat, long long rstd, long long rows, lo
     VF_ROW_LAUNCH(normalize_kernel, VF_PTR(const float, x), VF_PTR(float, xhat), VF_PTR(float, rstd), rows, cols, eps);
 }
 
-int vf_l2_normalize(long long x, long long out, long long rows, long long inner, long long strideOuter,
-                    long long strideInner, long long cols, float eps, long long stream) {
-    if (inner < 1) return (int)cudaErrorInvalidValue;
-    VF_ROW_LAUNCH(l2_normalize_kernel, VF_PTR(const float, x), VF_PTR(float, out), rows, inner, strideOuter, strideInner,
-                  cols, eps);
+int vf_norm_affine(long long x, long long out, int outType, long long w, long long b, long long rows, long long cols,
+                   long long groupRows, long long wG, long long wR, long long bG, long long bR, float eps,
+                   long long stream) {
+    if (groupRows < 1) return (int)cudaErrorInvalidValue;
+#define VF_NA(O) VF_ROW_LAUNCH(norm_affine_kernel, VF_PTR(const float, x), VF_PTR(O, out), VF_PTR(const float, w), \
+                               VF_PTR(const float, b), rows, cols, groupRows, wG, wR, bG, bR, eps)
+    if (outType == VF_F32) VF_NA(float);
+    if (outType == VF_BF16) VF_NA(__nv_bfloat16);
+    if (outType == VF_F16) VF_NA(__half);
+#undef VF_NA
+    return (int)cudaErrorInvalidValue;
+}
+
+int vf_l2_normalize(long long x, int xType, long long out, int outType, long long w, long long rows, long long inner,
+                    long long strideOuter, long long strideInner, long long cols, float eps, long long stream) {
+    if (inner < 1 || xType != outType && outType != VF_F32) return (int)cudaErrorInvalidValue;
+#define VF_L2(X, O) VF_ROW_LAUNCH(l2_normalize_kernel, VF_PTR(const X, x), VF_PTR(O, out), VF_PTR(const float, w), rows, \
+                                  inner, strideOuter, strideInner, cols, eps)
+    if (xType == VF_F32) VF_L2(float, float);
+    if (xType == VF_BF16) { if (outType == VF_F32) VF_L2(__nv_bfloat16, float); VF_L2(__nv_bfloat16, __nv_bfloat16); }
+    if (xType == VF_F16) { if (outType == VF_F32) VF_L2(__half, float); VF_L2(__half, __half); }
+#undef VF_L2
+    return (int)cudaErrorInvalidValue;
 }
 
 int vf_normalize_backward(long long dy, long long xhat, long long rstd, long long dx, long long rows, long long cols,

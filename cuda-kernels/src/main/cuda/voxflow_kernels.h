@@ -92,10 +92,17 @@ int vf_softmax(long long x, long long y, long long rows, long long cols, long lo
 int vf_softmax_backward(long long y, long long dy, long long dx, long long rows, long long cols, long long stream);
 int vf_normalize(long long x, long long xhat, long long rstd, long long rows, long long cols, float eps,
                  long long stream);
-/* out (dense [rows, cols]) = x / max(||x||_2, eps) per row; row r = (r / inner, r % inner) sits at
- * x + (r / inner) * strideOuter + (r % inner) * strideInner, its cols contiguous. */
-int vf_l2_normalize(long long x, long long out, long long rows, long long inner, long long strideOuter,
-                    long long strideInner, long long cols, float eps, long long stream);
+/* out (dense [rows, cols], type outType) = normalize(x) * w + b rounded as normalize, multiply, add, cast (layer norm
+ * with adaLN modulation or an affine weight, for inference). Row r = (g, i) = (r / groupRows, r % groupRows) takes
+ * w[g * wG + i * wR + c] and b[g * bG + i * bR + c] (f32). */
+int vf_norm_affine(long long x, long long out, int outType, long long w, long long b, long long rows, long long cols,
+                   long long groupRows, long long wG, long long wR, long long bG, long long bR, float eps,
+                   long long stream);
+/* out (dense [rows, cols], outType = xType or f32) = x / max(||x||_2, eps) per row, times w (f32 [inner, cols], or
+ * 0: none) at row r % inner; row r = (r / inner, r % inner) sits at x + (r / inner) * strideOuter +
+ * (r % inner) * strideInner (elements), its cols contiguous. x is f32, bf16 or f16. */
+int vf_l2_normalize(long long x, int xType, long long out, int outType, long long w, long long rows, long long inner,
+                    long long strideOuter, long long strideInner, long long cols, float eps, long long stream);
 int vf_normalize_backward(long long dy, long long xhat, long long rstd, long long dx, long long rows,
                           long long cols, long long stream);
 
@@ -142,9 +149,12 @@ int vf_attention_backward(long long dout, long long q, long long k, long long v,
 int vf_attention_jvp(long long q, long long k, long long v, long long out, long long lse, long long tq,
                      long long tk, long long tv, long long tout, const int* offsets, long long devOffsets, int batch,
                      int heads, int d, int dv, int maxQ, float scale, long long stream);
-/* Tensor-core (flash) kernels for bf16/f16 q, k, v (dtype code 1 or 2, 16-byte aligned dense [N, H, D]) with
- * D == Dv in {32, 64, 128} and scale > 0: out, lse, dq, dk, dv are f32. */
-int vf_flash_attention_forward(long long q, long long k, long long v, int dtype, long long out, long long lse,
+/* Tensor-core (flash) kernels for bf16/f16 q, k, v (dtype code 1 or 2, 16-byte aligned) with D == Dv in
+ * {32, 64, 128} and scale > 0. Forward: q, k, v are [N, H, D] token rows qStride / kStride / vStride elements apart
+ * (multiples of 8, at least H D: slices of packed projections), out dense [Nq, H, D] of outType (f32 or dtype), lse
+ * f32. Backward: dense q, k, v; dq, dk, dv f32. */
+int vf_flash_attention_forward(long long q, long long qStride, long long k, long long kStride, long long v,
+                               long long vStride, int dtype, long long out, int outType, long long lse,
                                const int* offsets, long long devOffsets, int batch, int heads, int d, int maxQ,
                                float scale, long long stream);
 /* dout, out f32 dense [Nq, H, D], lse f32 [Nq, H] from vf_flash_attention_forward on the same q, k, v. Scratch:

@@ -330,6 +330,52 @@ public final class F {
         return gelu(linear(x, weight, bias));
     }
 
+    // ---- inference forms ---------------------------------------------------------------------------------------
+    // Ops whose result only feeds matrix products, rounded to the type those run in (see Backend#matmulInputType).
+    // With nothing to differentiate they are one backend op each (one kernel on GPUs, no separate cast); otherwise
+    // they compose the recorded ops and a recorded cast, so gradients and tangents are the ordinary ones.
+
+    /** The type for activations that only feed matrix products: the backend's choice when no graph is recorded. */
+    public static DType matmulInputType(Tensor x) { return Grad.enabled() ? DType.F32 : be(x).matmulInputType(); }
+
+    /** Nothing recorded for these inputs and no tangents: the fused inference form may run. */
+    private static boolean plain(Tensor... xs) {
+        for (Tensor x : xs)
+            if (x != null && ((Grad.enabled() && x.requiresGrad()) || x.tangent() != null)) return false;
+        return true;
+    }
+
+    /** linear(x, weight, bias) rounded to out. */
+    public static Tensor linear(Tensor x, Tensor weight, Tensor bias, DType out) {
+        if (plain(x, weight, bias)) return be(x).linear(x, weight, bias, false, out);
+        return cast(linear(x, weight, bias), out);
+    }
+
+    /** linearGelu(x, weight, bias) rounded to out. */
+    public static Tensor linearGelu(Tensor x, Tensor weight, Tensor bias, DType out) {
+        if (plain(x, weight, bias)) return be(x).linear(x, weight, bias, true, out);
+        return cast(linearGelu(x, weight, bias), out);
+    }
+
+    /** normalize(x, eps) * w + b rounded to out: layer norm with adaLN modulation or its affine parameters. */
+    public static Tensor normalizeAffine(Tensor x, float eps, Tensor w, Tensor b, DType out) {
+        if (plain(x, w, b)) return be(x).normalizeAffine(x, eps, w, b, out);
+        return cast(fma(normalize(x, eps), w, b), out);
+    }
+
+    /** l2Normalize(x, eps) * weight (null: none) rounded to out. */
+    public static Tensor l2Normalize(Tensor x, float eps, Tensor weight, DType out) {
+        if (plain(x, weight)) return be(x).l2Normalize(x, eps, weight, out);
+        Tensor y = l2Normalize(x, eps);
+        return cast(weight == null ? y : mul(y, weight), out);
+    }
+
+    /** attention(q, k, v, cuQ, cuK, scale) rounded to out. */
+    public static Tensor attention(Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK, float scale, DType out) {
+        if (plain(q, k, v)) return be(q).attention(q, k, v, cuQ, cuK, scale, out);
+        return cast(attention(q, k, v, cuQ, cuK, scale), out);
+    }
+
     // ---- views -------------------------------------------------------------------------------------------------
 
     public static Tensor reshape(Tensor x, int... shape) {

@@ -2,12 +2,14 @@ package org.voxflow.nn;
 
 import org.voxflow.autograd.F;
 import org.voxflow.tensor.Backend;
+import org.voxflow.tensor.DType;
 import org.voxflow.tensor.Tensor;
 
 /**
  * TRELLIS's MultiHeadAttention (self: to_qkv; cross: to_q + to_kv), full attention, optional per-head RMS norm
  * of q and k, on token rows [N, C] grouped into instances by cumulative offsets. Dense batches [B, L, C] are
- * the case of equal lengths; sparse tensors pass their per-instance layout.
+ * the case of equal lengths; sparse tensors pass their per-instance layout. q, k, v and the attention output are
+ * produced in {@link F#matmulInputType} (bf16 when sampling under GPU autocast); the output projection is f32.
  */
 public final class Attention extends Module {
     private final int heads, headDim;
@@ -38,31 +40,33 @@ public final class Attention extends Module {
     public Tensor forward(Tensor x, int[] cu) {
         if (!self) throw new IllegalStateException("cross-attention needs a context");
         int n = x.size(0);
-        Tensor qkv = F.reshape(toQkv.forward(x), n, 3, heads, headDim);
+        DType act = F.matmulInputType(x);
+        Tensor qkv = F.reshape(toQkv.forward(x, act), n, 3, heads, headDim);
         Tensor q = F.squeeze(F.slice(qkv, 1, 0, 1), 1);
         Tensor k = F.squeeze(F.slice(qkv, 1, 1, 2), 1);
         Tensor v = F.squeeze(F.slice(qkv, 1, 2, 3), 1);
-        return attend(q, k, v, cu, cu, n);
+        return attend(q, k, v, cu, cu, n, act);
     }
 
     /** Cross-attention of x [N, C] (instances cu) to ctx [Nc, Cc] (instances cuCtx). */
     public Tensor forward(Tensor x, int[] cu, Tensor ctx, int[] cuCtx) {
         if (self) throw new IllegalStateException("self-attention takes no context");
         int n = x.size(0), m = ctx.size(0);
-        Tensor q = F.reshape(toQ.forward(x), n, heads, headDim);
-        Tensor kv = F.reshape(toKv.forward(ctx), m, 2, heads, headDim);
+        DType act = F.matmulInputType(x);
+        Tensor q = F.reshape(toQ.forward(x, act), n, heads, headDim);
+        Tensor kv = F.reshape(toKv.forward(ctx, act), m, 2, heads, headDim);
         Tensor k = F.squeeze(F.slice(kv, 1, 0, 1), 1);
         Tensor v = F.squeeze(F.slice(kv, 1, 1, 2), 1);
-        return attend(q, k, v, cu, cuCtx, n);
+        return attend(q, k, v, cu, cuCtx, n, act);
     }
 
-    private Tensor attend(Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK, int n) {
+    private Tensor attend(Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK, int n, DType act) {
         if (qNorm != null) {
-            q = qNorm.forward(q);
-            k = kNorm.forward(k);
+            q = qNorm.forward(q, act);
+            k = kNorm.forward(k, act);
         }
         // q, k, v may be strided slices of the packed projections: backends read or convert views themselves
-        Tensor h = F.attention(q, k, v, cuQ, cuK, (float) (1.0 / Math.sqrt(headDim)));
+        Tensor h = F.attention(q, k, v, cuQ, cuK, (float) (1.0 / Math.sqrt(headDim)), act);
         return toOut.forward(F.reshape(h, n, heads * headDim));
     }
 

@@ -1,5 +1,6 @@
 package org.voxflow.nn;
 
+import org.voxflow.autograd.F;
 import org.voxflow.tensor.Backend;
 import org.voxflow.tensor.Tensor;
 
@@ -15,5 +16,6 @@ public final class FeedForward extends Module {
         fc2 = mlp.add("2", new Linear(be, hidden, channels));
     }
 
-    public Tensor forward(Tensor x) { return fc2.forward(fc1.forwardGelu(x)); }
+    /** The hidden layer is produced in F.matmulInputType (fc2's GEMM input), the output in f32. */
+    public Tensor forward(Tensor x) { return fc2.forward(fc1.forwardGelu(x, F.matmulInputType(x))); }
 }

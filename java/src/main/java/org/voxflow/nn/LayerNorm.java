@@ -2,6 +2,7 @@ package org.voxflow.nn;
 
 import org.voxflow.autograd.F;
 import org.voxflow.tensor.Backend;
+import org.voxflow.tensor.DType;
 import org.voxflow.tensor.Tensor;
 
 /** Layer norm over the last axis, computed in f32 (TRELLIS's LayerNorm32); affine parameters optional. */
@@ -18,4 +19,19 @@ public final class LayerNorm extends Module {
     }
 
     public Tensor forward(Tensor x) { return F.layerNorm(x, weight, bias, eps); }
+
+    /** forward(x) rounded to out (the input of a GEMM): one op with the affine parameters. */
+    public Tensor forward(Tensor x, DType out) {
+        if (weight == null || bias == null) return F.cast(forward(x), out);
+        return F.normalizeAffine(x, eps, weight, bias, out);
+    }
+
+    /**
+     * A non-affine norm followed by adaLN modulation, forward(x) * onePlusScale + shift rounded to out, as one op
+     * (scale and shift broadcast against x).
+     */
+    public Tensor forwardModulated(Tensor x, Tensor onePlusScale, Tensor shift, DType out) {
+        if (weight != null || bias != null) throw new IllegalStateException("adaLN modulation follows a norm without affine parameters");
+        return F.normalizeAffine(x, eps, onePlusScale, shift, out);
+    }
 }

@@ -2,6 +2,7 @@ package org.voxflow.nn;
 
 import org.voxflow.autograd.F;
 import org.voxflow.tensor.Backend;
+import org.voxflow.tensor.DType;
 import org.voxflow.tensor.Tensor;
 
 /** y = x W^T + b with W [out, in] (PyTorch layout). */
@@ -22,6 +23,12 @@ public final class Linear extends Module {
 
     public Tensor forward(Tensor x) { return F.linear(x, weight, bias); }
 
+    /** forward(x) rounded to out (the input of another GEMM or attention). */
+    public Tensor forward(Tensor x, DType out) { return F.linear(x, weight, bias, out); }
+
     /** gelu(forward(x)), fused where the backend can (see F.linearGelu). */
     public Tensor forwardGelu(Tensor x) { return F.linearGelu(x, weight, bias); }
+
+    /** forwardGelu(x) rounded to out. */
+    public Tensor forwardGelu(Tensor x, DType out) { return F.linearGelu(x, weight, bias, out); }
 }

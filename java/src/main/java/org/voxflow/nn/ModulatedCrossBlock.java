@@ -2,12 +2,17 @@ package org.voxflow.nn;
 
 import org.voxflow.autograd.F;
 import org.voxflow.tensor.Backend;
+import org.voxflow.tensor.DType;
 import org.voxflow.tensor.Tensor;
 
 /**
  * TRELLIS's ModulatedTransformerCrossBlock (dense) and ModulatedSparseTransformerCrossBlock (sparse): the same
  * math on token rows. adaLN gives shift/scale/gate for self-attention and MLP; cross-attention follows an affine
  * layer norm. With share_mod the modulation comes precomputed from the model.
+ *
+ * <p>Activations that only feed GEMMs or attention (the normed and modulated rows, q/k/v, attention outputs, the MLP's
+ * hidden layer) are produced in {@link F#matmulInputType}: bf16 when sampling under GPU autocast, so no separate cast
+ * pass runs before each GEMM; the residual stream stays f32.
  */
 public final class ModulatedCrossBlock extends Module {
     private final int channels;
@@ -42,20 +47,20 @@ public final class ModulatedCrossBlock extends Module {
                 gateMsa = layout.broadcastable(p[2]), shiftMlp = layout.broadcastable(p[3]),
                 scaleMlp = layout.broadcastable(F.add(p[4], 1f)), gateMlp = layout.broadcastable(p[5]);
         int[] cu = layout.offsets();
-        int n = x.size(0), c = x.size(1);
-        Tensor h = modulate(layout, norm1.forward(x), shiftMsa, scaleMsa);
+        DType act = F.matmulInputType(x);
+        Tensor h = modulated(layout, norm1, x, shiftMsa, scaleMsa, act);
         h = selfAttn.forward(h, cu);
         x = gatedResidual(layout, x, h, gateMsa);
-        h = crossAttn.forward(norm2.forward(x), cu, ctx, ctxLayout.offsets());
+        h = crossAttn.forward(norm2.forward(x, act), cu, ctx, ctxLayout.offsets());
         x = F.add(x, h);
-        h = modulate(layout, norm3.forward(x), shiftMlp, scaleMlp);
+        h = modulated(layout, norm3, x, shiftMlp, scaleMlp, act);
         h = mlp.forward(h);
         return gatedResidual(layout, x, h, gateMlp);
     }
 
-    /** h (1 + scale) + shift, TRELLIS's modulate, with onePlusScale = 1 + scale already formed. */
-    static Tensor modulate(RowLayout layout, Tensor h, Tensor shift, Tensor onePlusScale) {
-        return F.reshape(F.fma(layout.byInstance(h), onePlusScale, shift), h.shape());
+    /** TRELLIS's modulate(norm(x), shift, scale) = norm(x) (1 + scale) + shift, with onePlusScale already formed. */
+    static Tensor modulated(RowLayout layout, LayerNorm norm, Tensor x, Tensor shift, Tensor onePlusScale, DType out) {
+        return F.reshape(norm.forwardModulated(layout.byInstance(x), onePlusScale, shift, out), x.shape());
     }
 
     /** x + h gate. */

@@ -2,6 +2,7 @@ package org.voxflow.nn;
 
 import org.voxflow.autograd.F;
 import org.voxflow.tensor.Backend;
+import org.voxflow.tensor.DType;
 import org.voxflow.tensor.Tensor;
 
 /**
@@ -19,6 +20,8 @@ public final class MultiHeadRmsNorm extends Module {
         this.scale = (float) Math.sqrt(headDim);
     }
 
-    /** Two passes: the row normalization (reading a q/k slice in place) and one multiply by gamma sqrt(head_dim). */
-    public Tensor forward(Tensor x) { return F.mul(F.l2Normalize(x, 1e-12f), F.mul(gamma, scale)); }
+    public Tensor forward(Tensor x) { return forward(x, DType.F32); }
+
+    /** Rounded to out; one row kernel on GPUs (reading a q/k slice in place, gamma sqrt(head_dim) in the same pass). */
+    public Tensor forward(Tensor x, DType out) { return F.l2Normalize(x, 1e-12f, F.mul(gamma, scale), out); }
 }

@@ -150,6 +150,63 @@ public interface Backend {
     Tensor attentionJvp(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dq, Tensor dk, Tensor dv,
                         int[] cuQ, int[] cuK, float scale);
 
+    // ---- inference forms: ops whose result only feeds matrix products, rounded to the type those run in ---------------
+    // Each is the composition of the ops above followed by a cast to `out`; GPU backends write `out` directly from one
+    // kernel (or the GEMM's epilogue), which under bf16 autocast halves the bytes written and spares the GEMM or the
+    // attention its cast pass. Callers use them where nothing is differentiated (see F.matmulInputType).
+
+    /**
+     * The element type for activations whose only consumers are matrix products (GEMM inputs, attention operands):
+     * F32 here; a GPU backend running its GEMMs in bf16 (autocast) answers BF16.
+     */
+    default DType matmulInputType() { return DType.F32; }
+
+    /**
+     * normalize(x, eps)[0] * w + b, rounded to out: layer norm with adaLN modulation (w = 1 + scale, b = shift per
+     * instance) or with its affine parameters. w and b broadcast against x.
+     */
+    default Tensor normalizeAffine(Tensor x, float eps, Tensor w, Tensor b, DType out) {
+        Tensor[] n = normalize(x, eps);
+        n[1].close();
+        Tensor y = fma(n[0], w, b);
+        n[0].close();
+        return castOwned(y, out);
+    }
+
+    /**
+     * l2Normalize(x, eps) * weight (weight broadcast against x, or null for none), rounded to out: TRELLIS's multi-head
+     * RMS norm of q and k.
+     */
+    default Tensor l2Normalize(Tensor x, float eps, Tensor weight, DType out) {
+        Tensor y = l2Normalize(x, eps);
+        if (weight != null) {
+            Tensor w = binary(BinaryOp.MUL, y, weight);
+            y.close();
+            y = w;
+        }
+        return castOwned(y, out);
+    }
+
+    /** {@link #linear(Tensor, Tensor, Tensor, boolean)} rounded to out (GPUs: the GEMM's epilogue writes out). */
+    default Tensor linear(Tensor x, Tensor weight, Tensor bias, boolean gelu, DType out) {
+        return castOwned(linear(x, weight, bias, gelu), out);
+    }
+
+    /** {@link #attention}'s output rounded to out (the log-sum-exp, not needed without a backward, is dropped). */
+    default Tensor attention(Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK, float scale, DType out) {
+        Tensor[] r = attention(q, k, v, cuQ, cuK, scale);
+        r[1].close();
+        return castOwned(r[0], out);
+    }
+
+    /** x cast to `to`, closing x when a new tensor was made. */
+    private Tensor castOwned(Tensor x, DType to) {
+        if (x.dtype() == to) return x;
+        Tensor c = cast(x, to);
+        x.close();
+        return c;
+    }
+
     // ---- flow sampling and distillation losses (one pass each on the GPU) --------------------------------------
 
     /**

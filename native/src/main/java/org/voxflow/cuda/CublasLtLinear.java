@@ -19,13 +19,14 @@ import org.voxflow.tensor.DType;
 
 /**
  * Linear layers on cuBLASLt: D = x W^T + bias (then GELU) with the bias and activation in the GEMM epilogue, so the
- * f32 output is written once instead of written, re-read and re-written by separate bias and GELU passes. Row-major
+ * output is written once instead of written, re-read and re-written by separate bias and GELU passes; D is f32, or
+ * the operands' 16-bit type when the next consumer is another GEMM (rounded once, from the f32 epilogue). Row-major
  * D [M, N] is column-major D^T [N, M] = W (col-major [K, N], transposed) x^T (col-major [K, M]); the bias then runs
  * along D^T's rows, as cuBLASLt's epilogue adds it. Descriptors and the heuristic's algorithm are cached per shape;
  * a shape the heuristic has no algorithm for is remembered and left to the caller's composite path.
  */
 final class CublasLtLinear {
-    private record Key(DType type, int m, int n, int k, int ldx, boolean bias, boolean gelu) {}
+    private record Key(DType type, DType out, int m, int n, int k, int ldx, boolean bias, boolean gelu) {}
 
     private static final class Plan {
         final cublasLtMatmulDescOpaque_t desc;
@@ -60,11 +61,11 @@ final class CublasLtLinear {
     }
 
     /**
-     * D [m, n] (dense f32) = x [m, k] (rows ldx apart) W^T + bias, GELU(tanh) after it when asked; x and W of one
-     * 16-bit type, bias dense f32 [n] or 0. False (nothing done) when cuBLASLt offers no algorithm for the case.
+     * D [m, n] (dense, f32 or `type`) = x [m, k] (rows ldx apart) W^T + bias, GELU(tanh) after it when asked; x and W
+     * of one 16-bit type, bias dense f32 [n] or 0. False (nothing done) when cuBLASLt offers no algorithm for the case.
      */
-    synchronized boolean run(DType type, int m, int n, int k, long x, int ldx, long w, long bias, boolean gelu, long d) {
-        Key key = new Key(type, m, n, k, ldx, bias != 0, gelu);
+    synchronized boolean run(DType type, DType out, int m, int n, int k, long x, int ldx, long w, long bias, boolean gelu, long d) {
+        Key key = new Key(type, out, m, n, k, ldx, bias != 0, gelu);
         Plan p = plans.computeIfAbsent(key, this::plan);
         if (p == NONE) return false;
         if (bias != 0) {
@@ -80,6 +81,7 @@ final class CublasLtLinear {
     private Plan plan(Key key) {
         int dataType = key.type == DType.BF16 ? org.bytedeco.cuda.global.cudart.CUDA_R_16BF : org.bytedeco.cuda.global.cudart.CUDA_R_16F;
         int f32 = org.bytedeco.cuda.global.cudart.CUDA_R_32F;
+        int outType = key.out == DType.F32 ? f32 : dataType;
         PointerPointer<Pointer> out = new PointerPointer<>(1L);
         check(cublasLtMatmulDescCreate(out, CUBLAS_COMPUTE_32F, f32), "cublasLtMatmulDescCreate");
         cublasLtMatmulDescOpaque_t desc = new cublasLtMatmulDescOpaque_t(out.get(0));
@@ -91,7 +93,7 @@ final class CublasLtLinear {
         if (key.bias) setInt(desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, f32);
         cublasLtMatrixLayoutOpaque_t a = layout(out, dataType, key.k, key.n, key.k);     // W: col-major [K, N]
         cublasLtMatrixLayoutOpaque_t b = layout(out, dataType, key.k, key.m, key.ldx);   // x: col-major [K, M]
-        cublasLtMatrixLayoutOpaque_t d = layout(out, f32, key.n, key.m, key.n);          // D^T: col-major [N, M]
+        cublasLtMatrixLayoutOpaque_t d = layout(out, outType, key.n, key.m, key.n);      // D^T: col-major [N, M]
         check(cublasLtMatmulPreferenceCreate(out), "cublasLtMatmulPreferenceCreate");
         cublasLtMatmulPreferenceOpaque_t pref = new cublasLtMatmulPreferenceOpaque_t(out.get(0));
         LongPointer ws = new LongPointer(1).put(0, workspaceBytes);

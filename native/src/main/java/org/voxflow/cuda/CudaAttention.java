@@ -16,7 +16,8 @@ import org.voxflow.tensor.Tensor;
  *
  * <p>Kernels: the flash (tensor-core) kernels of vf_flash.cu / vf_flash_bwd.cu for bf16/f16 q, k, v with
  * D == Dv in {32, 64, 128} and scale > 0; the f32 kernels of vf_attention.cu (head dims up to 256) otherwise, and
- * always for the JVP. Outputs (out, lse, dq, dk, dv, tangents) are f32 either way.
+ * always for the JVP. Outputs (out, lse, dq, dk, dv, tangents) are f32 either way, except the inference form's out,
+ * which the flash forward writes in its 16-bit type when asked (the next GEMM's input under autocast).
  *
  * <p>Precision rule: the forward runs flash in type T when q, k, v are all T (bf16 or f16), or when autocast
  * decides to cast f32 inputs to bf16 ({@link CudaAutocast#attentionType}: not when an input carries a tangent);
@@ -88,7 +89,40 @@ final class CudaAttention {
 
     private static Tensor denseF32(CudaBackend be, Tensor x, CudaBackend.Temps t) { return t.track(be.denseOf(x, DType.F32), x); }
 
+    /**
+     * Token rows [N, H, D] of the 16-bit type for the flash forward: x itself when its heads and dims are dense and
+     * its token stride is whole 16-byte chunks (q, k, v slices of packed projections), else a dense copy.
+     */
+    private static Tensor rows16(CudaBackend be, Tensor x, DType type, CudaBackend.Temps t) {
+        long[] st = x.strides();
+        int h = x.size(1), d = x.size(2);
+        boolean inPlace = x.dtype() == type && x.storage().backend() == be && (st[2] == 1 || d == 1) && (st[1] == d || h == 1)
+                && st[0] % 8 == 0 && st[0] >= (long) h * d && CudaBackend.addr(x) % 16 == 0;
+        return inPlace ? x : dense16(be, x, type, t);
+    }
+
+    /** Token stride of rows16's result. */
+    private static long tokenStride(Tensor x) { return x.size(0) <= 1 ? (long) x.size(1) * x.size(2) : x.strides()[0]; }
+
     static Tensor[] forward(CudaBackend be, Tensor q0, Tensor k0, Tensor v0, int[] cuQ, int[] cuK, float scale) {
+        return forward(be, q0, k0, v0, cuQ, cuK, scale, DType.F32, true);
+    }
+
+    /**
+     * The inference form: out rounded to `out` (the flash kernel writes the 16-bit type itself when it ran in that
+     * type), no lse.
+     */
+    static Tensor forward(CudaBackend be, Tensor q0, Tensor k0, Tensor v0, int[] cuQ, int[] cuK, float scale, DType out) {
+        Tensor[] r = forward(be, q0, k0, v0, cuQ, cuK, scale, out, false);
+        if (r[0].dtype() == out) return r[0];
+        Tensor c = be.cast(r[0], out);
+        r[0].close();
+        return c;
+    }
+
+    /** withLse: training's form (f32 out, lse recorded); else out may come back in the flash type, lse dropped. */
+    private static Tensor[] forward(CudaBackend be, Tensor q0, Tensor k0, Tensor v0, int[] cuQ, int[] cuK, float scale,
+                                    DType outType, boolean withLse) {
         try (Problem p = problem(be, q0, k0, v0, cuQ, cuK); CudaBackend.Temps t = new CudaBackend.Temps()) {
             DType type = nativeType(q0, k0, v0, p.d, p.dv, scale);
             if (type == DType.F32 && flashShape(p.d, p.dv, scale)) {
@@ -96,19 +130,21 @@ final class CudaAttention {
                 if (cast != null) type = cast;
             }
             int nq = q0.size(0);
-            Tensor out = be.empty(DType.F32, nq, p.heads, p.dv);
-            Tensor lse = be.empty(DType.F32, nq, p.heads);
+            Tensor out = be.empty(type != DType.F32 && outType == type ? type : DType.F32, nq, p.heads, p.dv);
+            Tensor lse = withLse ? be.empty(DType.F32, nq, p.heads) : t.track(be.empty(DType.F32, nq, p.heads), null);
             if (type != DType.F32) {
-                Tensor q = dense16(be, q0, type, t), k = dense16(be, k0, type, t), v = dense16(be, v0, type, t);
-                check(VoxKernels.vf_flash_attention_forward(CudaBackend.addr(q), CudaBackend.addr(k), CudaBackend.addr(v),
-                        type.ordinal(), CudaBackend.addr(out), CudaBackend.addr(lse), p.offsets, p.dev(), p.batch, p.heads,
-                        p.d, p.maxQ, scale, be.stream()), "vf_flash_attention_forward(" + type + ")");
+                Tensor q = rows16(be, q0, type, t), k = rows16(be, k0, type, t), v = rows16(be, v0, type, t);
+                check(VoxKernels.vf_flash_attention_forward(CudaBackend.addr(q), tokenStride(q), CudaBackend.addr(k), tokenStride(k),
+                        CudaBackend.addr(v), tokenStride(v), type.ordinal(), CudaBackend.addr(out), out.dtype().ordinal(),
+                        CudaBackend.addr(lse), p.offsets, p.dev(), p.batch, p.heads, p.d, p.maxQ, scale, be.stream()),
+                        "vf_flash_attention_forward(" + type + ")");
             } else {
                 Tensor q = denseF32(be, q0, t), k = denseF32(be, k0, t), v = denseF32(be, v0, t);
                 check(VoxKernels.vf_attention_forward(CudaBackend.addr(q), CudaBackend.addr(k), CudaBackend.addr(v),
                         CudaBackend.addr(out), CudaBackend.addr(lse), p.offsets, p.dev(), p.batch, p.heads, p.d, p.dv,
                         p.maxQ, scale, be.stream()), "vf_attention_forward");
             }
+            if (!withLse) return new Tensor[] {out, null};
             RAN_IN.put(lse.storage(), type);
             return new Tensor[] {out, lse};
         }

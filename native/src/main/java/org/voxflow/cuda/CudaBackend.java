@@ -402,9 +402,21 @@ public final class CudaBackend implements Backend {
 
     /** Bias (and GELU) in cuBLASLt's epilogue for 16-bit GEMMs; the composite otherwise. */
     @Override public Tensor linear(Tensor x, Tensor weight, Tensor bias, boolean gelu) {
-        Tensor fused = linearFused ? CudaMatmul.linear(this, lt, x, weight, bias, gelu) : null;
+        Tensor fused = linearFused ? CudaMatmul.linear(this, lt, x, weight, bias, gelu, DType.F32) : null;
         return fused != null ? fused : Backend.super.linear(x, weight, bias, gelu);
     }
+
+    /** The epilogue writes out directly (bf16 for the next GEMM under autocast) where cuBLASLt takes the case. */
+    @Override public Tensor linear(Tensor x, Tensor weight, Tensor bias, boolean gelu, DType out) {
+        Tensor fused = linearFused ? CudaMatmul.linear(this, lt, x, weight, bias, gelu, out) : null;
+        return fused != null ? fused : Backend.super.linear(x, weight, bias, gelu, out);
+    }
+
+    /** bf16 under autocast: activations that only feed GEMMs and attention are written in the type those run in. */
+    @Override public DType matmulInputType() { return bf16Activations && CudaAutocast.enabled() ? DType.BF16 : DType.F32; }
+
+    /** -Dvoxflow.cuda.bf16Activations=false keeps f32 activations under autocast (for comparisons). */
+    static volatile boolean bf16Activations = !"false".equals(System.getProperty("voxflow.cuda.bf16Activations"));
 
     /** -Dvoxflow.cuda.fusedLinear=false runs Linear as GEMM + bias + GELU passes (for comparisons). */
     static volatile boolean linearFused = !"false".equals(System.getProperty("voxflow.cuda.fusedLinear"));
@@ -461,28 +473,86 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** One row kernel; a [N, H, D] view with unit last stride (a q/k slice of packed qkv) is read in place. */
     @Override public Tensor l2Normalize(Tensor x, float eps) {
+        Tensor y = l2NormalizeKernel(x, eps, null, DType.F32);
+        return y != null ? y : Backend.super.l2Normalize(x, eps);
+    }
+
+    @Override public Tensor l2Normalize(Tensor x, float eps, Tensor weight, DType out) {
+        Tensor y = l2NormalizeKernel(x, eps, weight, out);
+        return y != null ? y : Backend.super.l2Normalize(x, eps, weight, out);
+    }
+
+    /**
+     * One row kernel: a [N, H, D] view with unit last stride (a q/k slice of packed qkv, f32 or 16-bit) is read in
+     * place, the gains [H, D] (or [D]) multiply in the same pass and out is written in its type (f32, or x's 16-bit
+     * type); null (the caller composes) otherwise.
+     */
+    private Tensor l2NormalizeKernel(Tensor x, float eps, Tensor weight, DType out) {
         int r = x.dim();
-        if (r == 0 || x.numel() == 0) return Backend.super.l2Normalize(x, eps);
-        Tensor xf = f32(x);
-        long[] st = xf.strides();
-        long cols = xf.size(-1);
-        boolean inPlace = xf.size(-1) == 1 || st[r - 1] == 1;
+        boolean typeOk = out == DType.F32 || out == x.dtype();
+        if (r == 0 || x.numel() == 0 || !x.dtype().isFloating() || !typeOk || !mine(x)) return null;
+        long[] st = x.strides();
+        long cols = x.size(-1);
+        boolean inPlace = cols == 1 || st[r - 1] == 1;
         long outer = 1, inner = 1, so = 0, si = 0;
-        if (inPlace && r == 3) { outer = xf.size(0); inner = xf.size(1); so = st[0]; si = st[1]; }
-        else if (inPlace && r == 2) { outer = xf.size(0); so = st[0]; }
-        else if (inPlace && r == 1) { outer = 1; }
-        else inPlace = false;
-        Tensor src = inPlace ? xf : dense(xf, DType.F32);
+        if (inPlace && r == 3) { outer = x.size(0); inner = x.size(1); so = st[0]; si = st[1]; }
+        else if (inPlace && r == 2) { outer = x.size(0); so = st[0]; }
+        else if (!(inPlace && r == 1)) inPlace = false;
+        Tensor wd = null;
+        if (weight != null) {
+            // gains shaped like x's trailing [inner, cols] (or [cols] with one row per outer index)
+            int[] trailing = r == 3 ? new int[] {x.size(1), x.size(2)} : new int[] {x.size(-1)};
+            if (!inPlace || !weight.dtype().isFloating() || !Arrays.equals(Shapes.broadcast(trailing, weight.shape()), trailing)
+                    || Shapes.numel(weight.shape()) > Shapes.numel(trailing))
+                return null;
+            wd = dense(weight.expand(trailing), DType.F32);
+        }
+        Tensor src = inPlace ? x : dense(x, x.dtype());
         try {
             if (!inPlace) { outer = src.numel() / Math.max(cols, 1); inner = 1; so = cols; si = 0; }
-            Tensor out = empty(DType.F32, x.shape());
-            check(VoxKernels.vf_l2_normalize(addr(src), addr(out), outer * inner, inner, so, si, cols, eps, stream), "vf_l2_normalize");
-            return out;
+            Tensor y = empty(out, x.shape());
+            check(VoxKernels.vf_l2_normalize(addr(src), x.dtype().ordinal(), addr(y), out.ordinal(), wd == null ? 0 : addr(wd),
+                    outer * inner, inner, so, si, cols, eps, stream), "vf_l2_normalize");
+            return y;
         } finally {
-            if (src != xf) src.close();
+            release(src, x);
+            release(wd, weight);
+        }
+    }
+
+    /**
+     * Layer norm with its modulation or affine parameters in one row kernel, out written in its type. w and b
+     * broadcast against x of rank <= 3 with unit stride along the channels ([B, 1, C] chunks of the adaLN output,
+     * [C] weights, per-row [N, C]); other cases compose.
+     */
+    @Override public Tensor normalizeAffine(Tensor x, float eps, Tensor w, Tensor b, DType out) {
+        int r = x.dim();
+        int[] shape = x.shape();
+        if (r < 1 || r > 3 || x.numel() == 0 || !out.isFloating() || !w.dtype().isFloating() || !b.dtype().isFloating()
+                || !Arrays.equals(Shapes.broadcast(Shapes.broadcast(shape, w.shape()), b.shape()), shape))
+            return Backend.super.normalizeAffine(x, eps, w, b, out);
+        Tensor wf = f32(w), bf = f32(b);
+        long[] ws = wf.expand(shape).strides(), bs = bf.expand(shape).strides();
+        long cols = shape[r - 1];
+        if (cols > 1 && (ws[r - 1] != 1 || bs[r - 1] != 1)) {
+            release(wf, w);
+            release(bf, b);
+            return Backend.super.normalizeAffine(x, eps, w, b, out);
+        }
+        long groupRows = 1, wG = 0, wR = 0, bG = 0, bR = 0;
+        if (r == 3) { groupRows = Math.max(shape[1], 1); wG = ws[0]; wR = ws[1]; bG = bs[0]; bR = bs[1]; }
+        else if (r == 2) { groupRows = Math.max(shape[0], 1); wR = ws[0]; bR = bs[0]; }
+        Tensor xf = dense(f32(x), DType.F32);
+        try {
+            Tensor y = empty(out, shape);
+            check(VoxKernels.vf_norm_affine(addr(xf), addr(y), out.ordinal(), addr(wf), addr(bf), rowsOf(x, cols), cols,
+                    groupRows, wG, wR, bG, bR, eps, stream), "vf_norm_affine");
+            return y;
+        } finally {
             release(xf, x);
+            release(wf, w);
+            release(bf, b);
         }
     }
 
@@ -505,6 +575,10 @@ public final class CudaBackend implements Backend {
 
     @Override public Tensor[] attention(Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK, float scale) {
         return CudaAttention.forward(this, q, k, v, cuQ, cuK, scale);
+    }
+
+    @Override public Tensor attention(Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK, float scale, DType out) {
+        return CudaAttention.forward(this, q, k, v, cuQ, cuK, scale, out);
     }
 
     @Override public Tensor[] attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,

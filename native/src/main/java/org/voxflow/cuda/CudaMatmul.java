@@ -95,13 +95,14 @@ final class CudaMatmul {
     /**
      * The fused Linear (see Backend#linear) on cuBLASLt for 16-bit GEMMs (bf16/f16 operands, or f32 under bf16
      * autocast), or null when this case goes the composite way: f32/TF32 GEMMs, shapes or alignments the epilogue
-     * kernels do not take, or no algorithm from the heuristic.
+     * kernels do not take, or no algorithm from the heuristic. The epilogue writes `out`: f32, or the GEMM's own
+     * 16-bit type (rounded once from the f32 result, for a following GEMM).
      */
-    static Tensor linear(CudaBackend be, CublasLtLinear lt, Tensor x0, Tensor w0, Tensor bias0, boolean gelu) {
+    static Tensor linear(CudaBackend be, CublasLtLinear lt, Tensor x0, Tensor w0, Tensor bias0, boolean gelu, DType out) {
         if (x0.dim() < 1 || w0.dim() != 2 || !x0.dtype().isFloating() || !w0.dtype().isFloating()) return null;
         DType type = x0.dtype() == w0.dtype() && x0.dtype() != DType.F32 ? x0.dtype() : DType.F32;
         type = CudaAutocast.gemmType(type);
-        if (type == DType.F32) return null;
+        if (type == DType.F32 || (out != DType.F32 && out != type)) return null;
         int k = x0.size(-1), n = w0.size(0);
         if (w0.size(1) != k) return null; // the composite path reports the mismatch
         if (bias0 != null && (bias0.dim() != 1 || bias0.size(0) != n)) return null;
@@ -116,13 +117,13 @@ final class CudaMatmul {
             if (CudaBackend.addr(x) % 16 != 0 || CudaBackend.addr(w) % 16 != 0 || (bias != null && CudaBackend.addr(bias) % 16 != 0)) return null;
             int[] outShape = x0.shape().clone();
             outShape[outShape.length - 1] = n;
-            Tensor out = be.empty(DType.F32, outShape);
-            if (!lt.run(type, m, n, k, CudaBackend.addr(x), k, CudaBackend.addr(w), bias == null ? 0 : CudaBackend.addr(bias), gelu,
-                    CudaBackend.addr(out))) {
-                out.close();
+            Tensor y = be.empty(out, outShape);
+            if (!lt.run(type, out, m, n, k, CudaBackend.addr(x), k, CudaBackend.addr(w), bias == null ? 0 : CudaBackend.addr(bias),
+                    gelu, CudaBackend.addr(y))) {
+                y.close();
                 return null;
             }
-            return out;
+            return y;
         } finally {
             if (cw == null) CudaBackend.releaseTemp(w, w0);
             CudaBackend.releaseTemp(x, x0);

@@ -77,8 +77,10 @@ final class VoxKernels {
     static native int vf_softmax(long x, long y, long rows, long cols, long stream);
     static native int vf_softmax_backward(long y, long dy, long dx, long rows, long cols, long stream);
     static native int vf_normalize(long x, long xhat, long rstd, long rows, long cols, float eps, long stream);
-    static native int vf_l2_normalize(long x, long out, long rows, long inner, long strideOuter, long strideInner, long cols,
-                                      float eps, long stream);
+    static native int vf_norm_affine(long x, long out, int outType, long w, long b, long rows, long cols, long groupRows,
+                                     long wG, long wR, long bG, long bR, float eps, long stream);
+    static native int vf_l2_normalize(long x, int xType, long out, int outType, long w, long rows, long inner,
+                                      long strideOuter, long strideInner, long cols, float eps, long stream);
     static native int vf_normalize_backward(long dy, long xhat, long rstd, long dx, long rows, long cols, long stream);
 
     // ---- indexing ----
@@ -105,9 +107,9 @@ final class VoxKernels {
     static native int vf_attention_jvp(long q, long k, long v, long out, long lse, long tq, long tk, long tv, long tout,
                                        int[] offsets, long devOffsets, int batch, int heads, int d, int dv, int maxQ,
                                        float scale, long stream);
-    static native int vf_flash_attention_forward(long q, long k, long v, int dtype, long out, long lse, int[] offsets,
-                                                 long devOffsets, int batch, int heads, int d, int maxQ, float scale,
-                                                 long stream);
+    static native int vf_flash_attention_forward(long q, long qStride, long k, long kStride, long v, long vStride, int dtype,
+                                                 long out, int outType, long lse, int[] offsets, long devOffsets, int batch,
+                                                 int heads, int d, int maxQ, float scale, long stream);
     static native int vf_flash_attention_backward(long dout, long q, long k, long v, int dtype, long out, long lse,
                                                   long dq, long dk, long dv, long doutHalf, long delta, int[] offsets,
                                                   long devOffsets, int batch, int heads, int d, long nqTotal, int maxK,

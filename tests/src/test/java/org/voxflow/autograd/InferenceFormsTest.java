@@ -1,0 +1,112 @@
+package org.voxflow.autograd;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.voxflow.tensor.Backend;
+import org.voxflow.tensor.Backends;
+import org.voxflow.tensor.DType;
+import org.voxflow.tensor.MemoryScope;
+import org.voxflow.tensor.Tensor;
+
+/**
+ * The inference forms of F (ops rounded to the type of the matrix product they feed) on the CPU reference: without a
+ * graph they run the backend op, with one they compose recorded ops and a cast; both must give the same values, the
+ * 16-bit results must be the cast of the f32 ones, and gradients must flow through the cast unchanged.
+ */
+class InferenceFormsTest {
+    private final Backend be = Backends.cpu();
+    private final Random rnd = new Random(7);
+    private MemoryScope scope;
+
+    @BeforeEach void open() { scope = MemoryScope.open(); }
+
+    @AfterEach void close() { scope.close(); }
+
+    private Tensor randn(int... shape) {
+        int n = 1;
+        for (int d : shape) n *= d;
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) rnd.nextGaussian();
+        return be.fromFloats(v, shape);
+    }
+
+    private static void assertBits(String what, Tensor expected, Tensor actual) {
+        assertEquals(expected.dtype(), actual.dtype(), what + ": dtype");
+        assertArrayEquals(expected.shape(), actual.shape(), what + ": shape");
+        assertArrayEquals(expected.toFloats(), actual.toFloats(), 0f, what);
+    }
+
+    @Test void theCpuKeepsF32Activations() {
+        Tensor x = randn(2, 3);
+        assertEquals(DType.F32, F.matmulInputType(x));
+        try (var g = Grad.noGrad()) {
+            assertEquals(DType.F32, F.matmulInputType(x));
+        }
+    }
+
+    @Test void plainAndRecordedFormsAgree() {
+        Tensor x = randn(2, 5, 16), mod = randn(2, 32), w = randn(16), b = randn(16);
+        Tensor scale = F.chunk(mod, 2, 1)[0].unsqueeze(1), shift = F.chunk(mod, 2, 1)[1].unsqueeze(1);
+        Tensor lw = randn(24, 16), lb = randn(24);
+        Tensor q = randn(10, 2, 8), k = randn(7, 2, 8), v = randn(7, 2, 8), gamma = randn(2, 8);
+        int[] cuQ = {0, 4, 10}, cuK = {0, 3, 7};
+        for (DType out : new DType[] {DType.F32, DType.BF16, DType.F16}) {
+            Tensor[] plain, recorded;
+            try (var g = Grad.noGrad()) {
+                plain = forms(x, scale, shift, w, b, lw, lb, q, k, v, gamma, cuQ, cuK, out);
+            }
+            x.setRequiresGrad(true);
+            q.setRequiresGrad(true);
+            try {
+                recorded = forms(x, scale, shift, w, b, lw, lb, q, k, v, gamma, cuQ, cuK, out);
+            } finally {
+                x.setRequiresGrad(false);
+                q.setRequiresGrad(false);
+            }
+            for (int i = 0; i < plain.length; i++) {
+                assertBits("form " + i + " " + out, recorded[i], plain[i]);
+                if (out != DType.F32) {
+                    Tensor[] f32;
+                    try (var g = Grad.noGrad()) {
+                        f32 = forms(x, scale, shift, w, b, lw, lb, q, k, v, gamma, cuQ, cuK, DType.F32);
+                    }
+                    assertBits("form " + i + " is the cast of f32", be.cast(f32[i], out), plain[i]);
+                }
+            }
+        }
+    }
+
+    private static Tensor[] forms(Tensor x, Tensor scale, Tensor shift, Tensor w, Tensor b, Tensor lw, Tensor lb, Tensor q,
+                                  Tensor k, Tensor v, Tensor gamma, int[] cuQ, int[] cuK, DType out) {
+        return new Tensor[] {
+            F.normalizeAffine(x, 1e-6f, F.add(scale, 1f), shift, out),
+            F.normalizeAffine(x, 1e-6f, w, b, out),
+            F.linear(x, lw, lb, out),
+            F.linearGelu(x, lw, lb, out),
+            F.l2Normalize(q, 1e-12f, gamma, out),
+            F.l2Normalize(q, 1e-12f, null, out),
+            F.attention(q, k, v, cuQ, cuK, 0.3f, out)};
+    }
+
+    /** The cast's gradient is the identity: a bf16 form differentiates exactly like its f32 composition. */
+    @Test void gradientsPassThroughTheCast() {
+        Tensor x = randn(3, 16), w = randn(16), b = randn(16);
+        x.setRequiresGrad(true);
+        Tensor y16 = F.normalizeAffine(x, 1e-6f, w, b, DType.BF16);
+        Grad.backward(F.sum(F.mul(F.cast(y16, DType.F32), F.cast(y16, DType.F32)), new int[] {0, 1}, false));
+        Tensor g16 = x.grad();
+        assertNotNull(g16);
+        x.setGrad(null);
+        // the same loss written on the f32 composition, with the forward values rounded as the bf16 form rounds them
+        Tensor y = F.fma(F.normalize(x, 1e-6f), w, b);
+        Tensor yr = F.add(y, F.detach(F.sub(F.cast(F.cast(y, DType.BF16), DType.F32), y)));
+        Grad.backward(F.sum(F.mul(yr, yr), new int[] {0, 1}, false));
+        assertArrayEquals(x.grad().toFloats(), g16.toFloats(), 1e-6f);
+    }
+}

@@ -1,0 +1,148 @@
+package org.voxflow.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+import org.voxflow.autograd.F;
+import org.voxflow.autograd.Grad;
+import org.voxflow.nn.ModulatedCrossBlock;
+import org.voxflow.nn.RowLayout;
+import org.voxflow.tensor.DType;
+import org.voxflow.tensor.Tensor;
+
+/**
+ * The inference forms (Backend#normalizeAffine, the weighted and typed l2Normalize, linear and attention written in
+ * the next GEMM's type) on the GPU. Each fused kernel must give the bits of the same ops composed on the GPU
+ * (normalize, fma, multiply, cast): they share the row statistics and round every product and sum the same way. The
+ * f32 results must also match the CPU reference within the row kernels' usual tolerance, and a whole transformer
+ * block run with bf16 activations must stay within bf16 rounding of the f32-activation run.
+ */
+class CudaInferenceFormsParityTest extends GpuParityBase {
+
+    private static void assertBits(String what, Tensor expected, Tensor actual) {
+        assertEquals(expected.dtype(), actual.dtype(), what + ": dtype");
+        assertArrayEquals(expected.shape(), actual.shape(), what + ": shape");
+        float[] e = expected.toFloats(), a = actual.toFloats();
+        for (int i = 0; i < e.length; i++)
+            if (Float.floatToIntBits(e[i]) != Float.floatToIntBits(a[i]))
+                assertEquals(e[i], a[i], 0.0, what + ": element " + i + " differs from the composition");
+    }
+
+    /** The GPU composition the fused kernel must reproduce bit for bit. */
+    private static Tensor composedNormAffine(Tensor x, float eps, Tensor w, Tensor b, DType out) {
+        Tensor y = gpu.fma(gpu.normalize(x, eps)[0], w, b);
+        return out == DType.F32 ? y : gpu.cast(y, out);
+    }
+
+    @Test void normalizeAffineMatchesTheComposition() {
+        int b = 3, l = 37, c = 96;
+        Tensor[] x = randnPair(b, l, c), mod = randnPair(b, 6 * c);
+        for (DType out : new DType[] {DType.F32, DType.BF16, DType.F16}) {
+            // adaLN: [B, 1, C] chunks of the modulation output (strided views) over [B, L, C]
+            Tensor[] chunks = F.chunk(mod[1], 6, 1);
+            Tensor scale = chunks[1].unsqueeze(1), shift = chunks[0].unsqueeze(1);
+            assertBits("adaLN " + out, composedNormAffine(x[1], 1e-6f, scale, shift, out), gpu.normalizeAffine(x[1], 1e-6f, scale, shift, out));
+            // affine [C] over rows [N, C]
+            Tensor rows = x[1].reshape(b * l, c);
+            Tensor[] w = randnPair(c), bias = randnPair(c);
+            assertBits("affine " + out, composedNormAffine(rows, 1e-6f, w[1], bias[1], out), gpu.normalizeAffine(rows, 1e-6f, w[1], bias[1], out));
+            // per-row modulation [N, C] (sparse layouts) and a 1-D row
+            Tensor[] perRow = randnPair(b * l, c);
+            assertBits("per-row " + out, composedNormAffine(rows, 1e-5f, perRow[1], bias[1], out), gpu.normalizeAffine(rows, 1e-5f, perRow[1], bias[1], out));
+            Tensor one = x[1].reshape(b * l * c).slice(0, 0, c);
+            assertBits("1-D " + out, composedNormAffine(one, 1e-6f, w[1], bias[1], out), gpu.normalizeAffine(one, 1e-6f, w[1], bias[1], out));
+        }
+        Tensor[] chunksCpu = F.chunk(mod[0], 6, 1), chunksGpu = F.chunk(mod[1], 6, 1);
+        assertSame("adaLN vs CPU", cpu.normalizeAffine(x[0], 1e-6f, chunksCpu[1].unsqueeze(1), chunksCpu[0].unsqueeze(1), DType.F32),
+                gpu.normalizeAffine(x[1], 1e-6f, chunksGpu[1].unsqueeze(1), chunksGpu[0].unsqueeze(1), DType.F32), 1e-5, 1e-5);
+        // long rows take whole blocks
+        Tensor[] wide = randnPair(5, 3000), w = randnPair(3000), bias = randnPair(3000);
+        assertBits("long rows", composedNormAffine(wide[1], 1e-6f, w[1], bias[1], DType.BF16), gpu.normalizeAffine(wide[1], 1e-6f, w[1], bias[1], DType.BF16));
+        assertSame("long rows vs CPU", cpu.normalizeAffine(wide[0], 1e-6f, w[0], bias[0], DType.F32),
+                gpu.normalizeAffine(wide[1], 1e-6f, w[1], bias[1], DType.F32), 1e-5, 1e-5);
+    }
+
+    @Test void weightedL2NormalizeReadsSlicesAndWritesItsType() {
+        int n = 45, h = 6, d = 64;
+        Tensor[] qkv = randnPair(n, 3, h, d), gamma = randnPair(h, d);
+        for (DType in : new DType[] {DType.F32, DType.BF16, DType.F16}) {
+            Tensor packed = gpu.cast(qkv[1], in);
+            for (int part = 0; part < 2; part++) {
+                Tensor slice = packed.slice(1, part, part + 1).squeeze(1);
+                Tensor composed = gpu.binary(org.voxflow.tensor.BinaryOp.MUL, gpu.l2Normalize(slice, 1e-12f), gamma[1]);
+                assertBits(in + " slice " + part + " f32 out", composed, gpu.l2Normalize(slice, 1e-12f, gamma[1], DType.F32));
+                if (in != DType.F32)
+                    assertBits(in + " slice " + part + " own type", gpu.cast(composed, in), gpu.l2Normalize(slice, 1e-12f, gamma[1], in));
+            }
+        }
+        Tensor cpuSlice = qkv[0].slice(1, 1, 2).reshape(n, h, d);
+        assertSame("vs CPU", cpu.l2Normalize(cpuSlice, 1e-12f, gamma[0], DType.F32),
+                gpu.l2Normalize(qkv[1].slice(1, 1, 2).squeeze(1), 1e-12f, gamma[1], DType.F32), 1e-6, 1e-5);
+    }
+
+    @Test void linearWritesBf16FromTheEpilogue() {
+        Tensor[] x = randnPair(300, 128), w = randnPair(192, 128), b = randnPair(192);
+        try (var ac = CudaAutocast.use("bf16")) {
+            for (boolean gelu : new boolean[] {false, true}) {
+                Tensor f32 = gpu.linear(x[1], w[1], b[1], gelu);
+                Tensor half = gpu.linear(x[1], w[1], b[1], gelu, DType.BF16);
+                assertEquals(DType.BF16, half.dtype());
+                // one rounding of (nearly) the same f32 value: within one bf16 ulp (2^-7 relative) of the f32 result
+                assertClose("gelu=" + gelu, f32.toFloats(), half.toFloats(), 1e-6, 1.0 / 128);
+            }
+        }
+    }
+
+    @Test void attentionWritesItsTypeFromPackedSlices() {
+        int h = 4, d = 64;
+        int[] cu = {0, 70, 70, 200}, cuK = {0, 33, 34, 150};
+        for (DType type : new DType[] {DType.BF16, DType.F16}) {
+            Tensor q = gpu.cast(gpu.fromFloats(randn(200 * h * d), 200, h, d), type);
+            Tensor kv = gpu.cast(gpu.fromFloats(randn(150 * 2 * h * d), 150, 2, h, d), type);
+            Tensor k = kv.slice(1, 0, 1).squeeze(1), v = kv.slice(1, 1, 2).squeeze(1);
+            float scale = 0.125f;
+            Tensor reference = gpu.cast(gpu.attention(q, gpu.copy(k), gpu.copy(v), cu, cuK, scale)[0], type);
+            assertBits("attention " + type, reference, gpu.attention(q, k, v, cu, cuK, scale, type));
+            assertBits("attention f32 out " + type, gpu.attention(q, gpu.copy(k), gpu.copy(v), cu, cuK, scale)[0],
+                    gpu.attention(q, k, v, cu, cuK, scale, DType.F32));
+        }
+    }
+
+    /**
+     * A TRELLIS block sampled under autocast with bf16 activations against the same block with f32 activations (the
+     * path before): the only new roundings are q and k to bf16 before their RMS norm, so the outputs agree to within a
+     * few bf16 ulps of the activations' scale.
+     */
+    @Test void blockWithBf16ActivationsStaysCloseToF32Activations() {
+        int c = 256, heads = 4, len = 300;
+        ModulatedCrossBlock block = new ModulatedCrossBlock(gpu, c, 128, heads, 4.0, false, true, false);
+        for (var p : block.namedParameters().entrySet()) {
+            Tensor t = p.getValue();
+            gpu.assign(t, gpu.fromFloats(scaled(randn(numel(t.shape())), p.getKey().endsWith("bias") ? 0.02f : 0.05f), t.shape()));
+        }
+        Tensor x = gpu.fromFloats(randn(2 * len * c), 2 * len, c), t = gpu.fromFloats(randn(2 * c), 2, c);
+        Tensor ctx = gpu.fromFloats(randn(2 * 77 * 128), 2 * 77, 128);
+        RowLayout rows = RowLayout.uniform(2, len), ctxRows = RowLayout.uniform(2, 77);
+        try (var noGrad = Grad.noGrad(); var ac = CudaAutocast.use("bf16")) {
+            Tensor fast = block.forward(x, rows, t, ctx, ctxRows);
+            CudaBackend.bf16Activations = false;
+            Tensor before;
+            try {
+                before = block.forward(x, rows, t, ctx, ctxRows);
+            } finally {
+                CudaBackend.bf16Activations = true;
+            }
+            float[] a = before.toFloats(), b = fast.toFloats();
+            double num = 0, den = 0;
+            for (int i = 0; i < a.length; i++) { num += (a[i] - b[i]) * (double) (a[i] - b[i]); den += (double) a[i] * a[i]; }
+            double rel = Math.sqrt(num / den);
+            org.junit.jupiter.api.Assertions.assertTrue(rel < 4e-3, "relative L2 difference " + rel);
+        }
+    }
+
+    private static float[] scaled(float[] v, float s) {
+        for (int i = 0; i < v.length; i++) v[i] *= s;
+        return v;
+    }
+}
