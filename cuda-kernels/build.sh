@@ -24,6 +24,11 @@ if [ "$(uname -m)" != "x86_64" ]; then echo "$tag not an x86-64 host: skipping t
 # sm_80 and sm_90 machine code plus compute_90 PTX for newer GPUs (the driver JIT-compiles it).
 archs="${VOXFLOW_CUDA_ARCHS:--gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90}"
 flags="-std=c++17 -O3 -Xcompiler -fPIC -cudart shared --threads 0 $archs"
+# vf_flash_sm90.cu (wgmma flash attention) also carries sm_90a machine code (nvcc 12+); without it, its launcher
+# declines and the mma.sync kernel runs.
+sm90a=""
+release="$("$nvcc" --version | sed -n 's/.*release \([0-9]*\)\..*/\1/p' | head -1)"
+if [ "${release:-0}" -ge 12 ]; then sm90a="-gencode arch=compute_90a,code=sm_90a"; fi
 
 mkdir -p "$out" "$obj"
 # Up to date? (the library is newer than every source and this script)
@@ -34,7 +39,9 @@ echo "$tag compiling with $nvcc ($("$nvcc" --version | tail -1))"
 pids=()
 for cu in "$src"/*.cu; do
     o="$obj/$(basename "${cu%.cu}").o"
-    "$nvcc" $flags -c "$cu" -o "$o" & pids+=($!)
+    extra=""
+    if [ "$(basename "$cu")" = vf_flash_sm90.cu ]; then extra="$sm90a"; fi
+    "$nvcc" $flags $extra -c "$cu" -o "$o" & pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done
 # The soname lets the JNI library's DT_NEEDED entry match this library once JavaCPP has loaded it from its cache.

@@ -1,0 +1,512 @@
+// Flash attention forward for Hopper (sm_90a): wgmma tensor-core instructions fed from 128-byte-swizzled shared
+// memory, a warp-specialized cp.async producer and mbarrier-synchronized K/V ring; bf16/f16 q, k, v, head dims 64
+// and 128, output f32 or the input type, lse f32. The mma.sync kernel (vf_flash.cu) stays the portable path: this
+// launcher returns -1 for anything it does not handle and the caller falls back.
+//
+// One block per (BQ-query tile, head, instance) with NWG + 1 warpgroups. Warpgroup 0 is the producer: it drops to
+// 24 registers (setmaxnreg) and cp.async's the block's Q tile once and then K and V tiles of BK keys into an
+// ST-stage ring, each thread arriving on the stage's "full" mbarrier when its copies land
+// (cp.async.mbarrier.arrive.noinc); rows past the instance's end are zero-filled. Warpgroups 1..NWG are consumers
+// of 64 query rows each (raised to more registers). Per key tile a consumer computes S = Q K^T with wgmma
+// m64nBKk16 (Q and K K-major in shared memory), keeps the online softmax in registers (exp2 of pre-scaled scores,
+// row max and sum over the 4 lanes of a quad), rounds the probabilities to the input type and feeds them from
+// registers as the A operand of O += P V (wgmma m64nDk16, V MN-major in shared memory), then arrives on the stage's
+// "empty" mbarrier so the producer can refill it. The QK^T of tile j is issued together with the PV of tile j - 1,
+// so the softmax of tile j runs while the tensor cores finish PV (FlashAttention-3's intra-warpgroup overlap); with
+// PP the consumer warpgroups also take turns issuing their products (named barriers), so one warpgroup's softmax
+// overlaps another's matrix products.
+//
+// Shared tiles: rows of 64 elements (128 bytes; D = 128 keeps two such 64-column halves one after the other), the
+// 16-byte chunk c of row r stored at chunk c ^ (r % 8), tile bases 1024-byte aligned: the hardware's 128-byte
+// swizzle. Descriptors: start address >> 4 (bits 0-13), leading byte offset >> 4 (16-29), stride byte offset >> 4
+// (32-45: 1024 bytes between 8-row groups), swizzle mode 1 = 128 bytes (62-63). K-major operands advance 32 bytes
+// per 16-element k step inside the 128-byte row (and jump to the next half for D = 128); V (MN-major, transposed B)
+// advances 2048 bytes (16 key rows) per k step, its leading byte offset the distance between the two 64-column
+// halves for D = 128.
+//
+// Accuracy: as vf_flash.cu, the only rounding beyond f32 arithmetic is P to the input type before P V; the row sums
+// use the unrounded f32 probabilities. An instance without keys gets zero output and lse -inf.
+#include "vf_flash_sm90.cuh"
+#include "vf_attn_common.cuh"
+
+namespace {
+
+using namespace vfa;
+
+// Tile choices (the VF_S90_* macros exist for tuning builds of bench/flash_sm90_bench.cu; run_sm90.sh VARIANTS=...).
+// Measured in one device call (H200, bf16, H 16; TFLOP/s): D 64 self 2 x 4096: NWG 3 / BK 128 / ST 3 / PP 420.7,
+// ST 2 367.9, BK 64 354.3, without PP 361.6 (NWG 2: 387 in an earlier call); D 128 self: NWG 2 / BK 64 / ST 4 493.8,
+// ST 3 489.3, NWG 3 / BK 64 / ST 3 514.8 (passed only the small check there, so not yet the default; NWG 2 / BK 128 /
+// ST 2: 393 in the earlier call).
+#ifndef VF_S90_64_NWG
+#define VF_S90_64_NWG 3
+#endif
+#ifndef VF_S90_64_BK
+#define VF_S90_64_BK 128
+#endif
+#ifndef VF_S90_64_ST
+#define VF_S90_64_ST 3
+#endif
+#ifndef VF_S90_128_NWG
+#define VF_S90_128_NWG 2
+#endif
+#ifndef VF_S90_128_BK
+#define VF_S90_128_BK 64
+#endif
+#ifndef VF_S90_128_ST
+#define VF_S90_128_ST 4
+#endif
+#ifndef VF_S90_PP
+#define VF_S90_PP 1
+#endif
+
+template <int NWG_, int BK_, int ST_> struct S90Shape {
+    static constexpr int NWG = NWG_, BK = BK_, ST = ST_;
+};
+template <int D> struct S90Cfg;
+template <> struct S90Cfg<64> : S90Shape<VF_S90_64_NWG, VF_S90_64_BK, VF_S90_64_ST> {};
+template <> struct S90Cfg<128> : S90Shape<VF_S90_128_NWG, VF_S90_128_BK, VF_S90_128_ST> {};
+
+// Consumer registers after setmaxnreg. The producer drops to 24; the consumers may take what it frees, within the
+// block's allocation at launch (launch bounds: 168 a thread for 384 threads, 128 for 512):
+// 128 * 24 + NWG * 128 * R <= (NWG + 1) * 128 * entry registers.
+template <int NWG> struct ConsumerRegs { static constexpr int value = NWG == 2 ? 240 : 160; };
+template <int D> constexpr size_t s90_smem() {
+    using C = S90Cfg<D>;
+    return 1024 + (size_t)2 * D * (64 * C::NWG + 2 * C::ST * C::BK);
+}
+
+// (device helpers: the non-sm_90a passes compile the kernel's body away, and not every tile width is used)
+#pragma nv_diag_suppress 177
+
+// ---- PTX wrappers (sm_90a) ---------------------------------------------------------------------------------------
+
+__device__ __forceinline__ void mbar_init(uint32_t bar, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+// Blocks until the phase of the given parity has completed.
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+    asm volatile(
+        "{\n.reg .pred done;\n"
+        "WAIT:\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+        "@!done bra WAIT;\n}\n" ::"r"(bar),
+        "r"(parity)
+        : "memory");
+}
+// Arrives on the barrier once every cp.async this thread issued so far has landed (counts as one expected arrival).
+__device__ __forceinline__ void cp_async_arrive(uint32_t bar) {
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ void cp_async16_s(uint32_t dst, const void* src, bool valid) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0) : "memory");
+}
+// Orders this thread's generic-proxy view of shared memory (the cp.async data it has observed) before its later
+// async-proxy (wgmma) reads.
+__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+__device__ __forceinline__ void named_sync(int id) { asm volatile("bar.sync %0, 256;\n" ::"r"(id) : "memory"); }
+__device__ __forceinline__ void named_arrive(int id) { asm volatile("bar.arrive %0, 256;\n" ::"r"(id) : "memory"); }
+template <int R> __device__ __forceinline__ void setmaxnreg_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(R)); }
+template <int R> __device__ __forceinline__ void setmaxnreg_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(R)); }
+
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
+// Pins registers that an asynchronous wgmma reads or writes: the compiler may not move their other uses across.
+template <int N> __device__ __forceinline__ void keep(float (&x)[N]) {
+#pragma unroll
+    for (int i = 0; i < N; i++) asm volatile("" : "+f"(x[i])::"memory");
+}
+template <int N> __device__ __forceinline__ void keep(unsigned (&x)[N][4]) {
+#pragma unroll
+    for (int i = 0; i < N; i++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) asm volatile("" : "+r"(x[i][e])::"memory");
+}
+
+// Shared-memory matrix descriptor, 128-byte swizzle.
+__device__ __forceinline__ uint64_t sdesc(uint32_t addr, uint32_t lbo, uint32_t sbo) {
+    return (uint64_t)((addr & 0x3FFFFu) >> 4) | ((uint64_t)((lbo >> 4) & 0x3FFFu) << 16) |
+           ((uint64_t)((sbo >> 4) & 0x3FFFu) << 32) | (1ull << 62);
+}
+
+// D (64 x N, f32, registers) (+)= A (64 x 16) B (16 x N). ss: A and B K-major in shared memory; rs: A from registers
+// (the mma.sync m16n8k16 A fragment of each warp's 16 rows), B MN-major (transposed) in shared memory. acc == 0
+// overwrites D.
+template <typename T, int N> __device__ __forceinline__ void wgmma_ss(float (&d)[N / 2], uint64_t a, uint64_t b, int acc);
+template <typename T, int N> __device__ __forceinline__ void wgmma_rs(float (&d)[N / 2], const unsigned (&a)[4], uint64_t b, int acc);
+#define VF_D8(i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), "+f"(d[i + 7])
+template <> __device__ __forceinline__ void wgmma_ss<__nv_bfloat16, 64>(float (&d)[32], uint64_t a, uint64_t b, int acc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31},"
+                 " %32, %33, p, 1, 1, 0, 0;\n}\n"
+                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24)
+                 : "l"(a), "l"(b), "r"(acc));
+}
+template <> __device__ __forceinline__ void wgmma_ss<__nv_bfloat16, 128>(float (&d)[64], uint64_t a, uint64_t b, int acc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63},"
+                 " %64, %65, p, 1, 1, 0, 0;\n}\n"
+                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24), VF_D8(32), VF_D8(40), VF_D8(48), VF_D8(56)
+                 : "l"(a), "l"(b), "r"(acc));
+}
+template <> __device__ __forceinline__ void wgmma_ss<__nv_bfloat16, 192>(float (&d)[96], uint64_t a, uint64_t b, int acc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %98, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n192k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63,%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79,%80,%81,%82,%83,%84,%85,%86,%87,%88,%89,%90,%91,%92,%93,%94,%95},"
+                 " %96, %97, p, 1, 1, 0, 0;\n}\n"
+                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24), VF_D8(32), VF_D8(40), VF_D8(48), VF_D8(56), VF_D8(64), VF_D8(72), VF_D8(80), VF_D8(88)
+                 : "l"(a), "l"(b), "r"(acc));
+}
+template <> __device__ __forceinline__ void wgmma_rs<__nv_bfloat16, 64>(float (&d)[32], const unsigned (&a)[4], uint64_t b, int acc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31},"
+                 " {%32,%33,%34,%35}, %36, p, 1, 1, 1;\n}\n"
+                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24)
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(acc));
+}
+template <> __device__ __forceinline__ void wgmma_rs<__nv_bfloat16, 128>(float (&d)[64], const unsigned (&a)[4], uint64_t b, int acc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63},"
+                 " {%64,%65,%66,%67}, %68, p, 1, 1, 1;\n}\n"
+                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24), VF_D8(32), VF_D8(40), VF_D8(48), VF_D8(56)
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(acc));
+}
+template <> __device__ __forceinline__ void wgmma_ss<__half, 64>(float (&d)[32], uint64_t a, uint64_t b, int acc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31},"
+                 " %32, %33, p, 1, 1, 0, 0;\n}\n"
+                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24)
+                 : "l"(a), "l"(b), "r"(acc));
+}
+template <> __device__ __forceinline__ void wgmma_ss<__half, 128>(float (&d)[64], uint64_t a, uint64_t b, int acc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63},"
+                 " %64, %65, p, 1, 1, 0, 0;\n}\n"
+                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24), VF_D8(32), VF_D8(40), VF_D8(48), VF_D8(56)
+                 : "l"(a), "l"(b), "r"(acc));
+}
+template <> __device__ __forceinline__ void wgmma_ss<__half, 192>(float (&d)[96], uint64_t a, uint64_t b, int acc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %98, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n192k16.f32.f16.f16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63,%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79,%80,%81,%82,%83,%84,%85,%86,%87,%88,%89,%90,%91,%92,%93,%94,%95},"
+                 " %96, %97, p, 1, 1, 0, 0;\n}\n"
+                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24), VF_D8(32), VF_D8(40), VF_D8(48), VF_D8(56), VF_D8(64), VF_D8(72), VF_D8(80), VF_D8(88)
+                 : "l"(a), "l"(b), "r"(acc));
+}
+template <> __device__ __forceinline__ void wgmma_rs<__half, 64>(float (&d)[32], const unsigned (&a)[4], uint64_t b, int acc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31},"
+                 " {%32,%33,%34,%35}, %36, p, 1, 1, 1;\n}\n"
+                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24)
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(acc));
+}
+template <> __device__ __forceinline__ void wgmma_rs<__half, 128>(float (&d)[64], const unsigned (&a)[4], uint64_t b, int acc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63},"
+                 " {%64,%65,%66,%67}, %68, p, 1, 1, 1;\n}\n"
+                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24), VF_D8(32), VF_D8(40), VF_D8(48), VF_D8(56)
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(acc));
+}
+#undef VF_D8
+
+// cp.async of rows [start, start + R) (n valid; the rest zero-filled) of one head into a swizzled tile: 64-column
+// halves of R rows x 128 bytes, chunk c of row r at ((c % 8) ^ (r % 8)) * 16. src is row 0 of the instance for this
+// head, rows `stride` elements apart; 128 threads.
+template <int R, int D, typename T>
+__device__ __forceinline__ void load_rows(uint32_t tile, const T* src, long long stride, int start, int n, int tid) {
+    constexpr int CH = D / 8, RSTEP = 128 / CH;  // each thread keeps one chunk column; RSTEP rows per pass
+    static_assert(R % RSTEP == 0 && RSTEP % 8 == 0, "tile split");
+    const int c = tid % CH, r0 = tid / CH;
+    int row = start + r0;
+    const T* g = src + (long long)row * stride + c * 8;
+    const long long gstep = (long long)RSTEP * stride;
+    uint32_t dst = tile + (c >> 3) * (R * 128) + r0 * 128 + (((c & 7) ^ (r0 & 7)) << 4);  // (r0 + RSTEP i) % 8 == r0 % 8
+#pragma unroll 2
+    for (int i = 0; i < R / RSTEP; i++) {
+        const bool ok = row < n;
+        cp_async16_s(dst, ok ? g : src, ok);
+        row += RSTEP;
+        g += gstep;
+        dst += RSTEP * 128;
+    }
+}
+
+// Online softmax of one score tile in the wgmma accumulator layout: s[4 i + e] is row g + 8 (e / 2), column
+// 8 i + 2 t + (e % 2) of the warp's 16 rows (g = lane / 4, t = lane % 4). Probabilities replace the scores.
+template <int BK>
+__device__ __forceinline__ void softmax_tile(float (&s)[BK / 2], float (&m)[2], float (&l)[2], float (&alpha)[2], float scale2) {
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        float mx[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+#pragma unroll
+        for (int i = 0; i < BK / 8; i++) mx[i & 3] = fmaxf(mx[i & 3], fmaxf(s[4 * i + 2 * r], s[4 * i + 2 * r + 1]));
+        float mt = fmaxf(fmaxf(mx[0], mx[1]), fmaxf(mx[2], mx[3]));
+        mt = fmaxf(mt, __shfl_xor_sync(0xffffffffu, mt, 1));
+        mt = fmaxf(mt, __shfl_xor_sync(0xffffffffu, mt, 2));
+        const float mnew = fmaxf(m[r], mt * scale2);  // finite: the tile's first key is valid
+        alpha[r] = ex2(m[r] - mnew);
+        m[r] = mnew;
+        float sum[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+        for (int i = 0; i < BK / 8; i++)
+#pragma unroll
+            for (int e = 2 * r; e < 2 * r + 2; e++) {
+                const float p = ex2(fmaf(s[4 * i + e], scale2, -mnew));
+                s[4 * i + e] = p;
+                sum[i & 3] += p;
+            }
+        l[r] = l[r] * alpha[r] + ((sum[0] + sum[1]) + (sum[2] + sum[3]));  // per-lane partial; the quad adds up at the end
+    }
+}
+
+template <int BK>
+__device__ __forceinline__ void mask_tile(float (&s)[BK / 2], int col0, int nk) {
+#pragma unroll
+    for (int i = 0; i < BK / 8; i++)
+#pragma unroll
+        for (int e = 0; e < 4; e++)
+            if (col0 + 8 * i + (e & 1) >= nk) s[4 * i + e] = -INFINITY;
+}
+
+// P (rounded to T) as the A fragments of the k steps of 16 keys: the accumulator chunks 2 kk and 2 kk + 1.
+template <typename T, int BK>
+__device__ __forceinline__ void pack_p(unsigned (&p)[BK / 16][4], const float (&s)[BK / 2]) {
+#pragma unroll
+    for (int kk = 0; kk < BK / 16; kk++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) p[kk][e] = pack2<T>(s[8 * kk + 2 * e], s[8 * kk + 2 * e + 1]);
+}
+
+template <typename OutT> __device__ __forceinline__ void store2(OutT* p, float a, float b);
+template <> __device__ __forceinline__ void store2<float>(float* p, float a, float b) {
+    *reinterpret_cast<float2*>(p) = make_float2(a, b);
+}
+template <> __device__ __forceinline__ void store2<__nv_bfloat16>(__nv_bfloat16* p, float a, float b) {
+    *reinterpret_cast<unsigned*>(p) = pack2<__nv_bfloat16>(a, b);
+}
+template <> __device__ __forceinline__ void store2<__half>(__half* p, float a, float b) {
+    *reinterpret_cast<unsigned*>(p) = pack2<__half>(a, b);
+}
+
+#pragma nv_diag_default 177
+
+template <typename T, typename OutT, int D>
+__global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
+    flash_fwd_sm90(const T* __restrict__ q, long long qs, const T* __restrict__ k, long long ks, const T* __restrict__ v,
+                   long long vs, OutT* __restrict__ out, long long os, float* __restrict__ lse,
+                   const __grid_constant__ VfAttnOffsets off, int H, float scale2) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    using C = S90Cfg<D>;
+    constexpr int NWG = C::NWG, BK = C::BK, ST = C::ST, BQ = 64 * NWG;
+    constexpr uint32_t QBYTES = BQ * D * 2, KBYTES = BK * D * 2, STAGE = 2 * KBYTES;
+    static_assert(BK % 16 == 0 && BK <= 256 && (D == 64 || D == 128) && NWG >= 2 && NWG <= 3, "shape");
+    // full[ST], empty[ST], Q (static shared memory: also what tells the host this image is the sm_90a one)
+    __shared__ __align__(8) uint64_t bars[2 * ST + 1];
+    extern __shared__ __align__(1024) unsigned char smem_raw[];
+    const uint32_t sQ = (smem_u32(smem_raw) + 1023u) & ~1023u, sKV = sQ + QBYTES;
+    const uint32_t full0 = smem_u32(&bars[0]), empty0 = smem_u32(&bars[ST]), qbar = smem_u32(&bars[2 * ST]);
+
+    const int b = blockIdx.z, h = blockIdx.y;
+    const int q0 = off.q(b), nq = off.q(b + 1) - q0, k0 = off.k(b), nk = off.k(b + 1) - k0;
+    const int tile0 = blockIdx.x * BQ;
+    if (tile0 >= nq) return;
+    const int nact = min(NWG, (nq - tile0 + 63) / 64);  // consumer warpgroups with query rows
+    const int nt = (nk + BK - 1) / BK;
+    const int wg = threadIdx.x >> 7, tid = threadIdx.x & 127;
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < ST; s++) {
+            mbar_init(full0 + 8 * s, 128);
+            mbar_init(empty0 + 8 * s, 4 * nact);
+        }
+        mbar_init(qbar, 128);
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    __syncthreads();
+
+    if (wg == 0) {  // ---- producer
+        setmaxnreg_dec<24>();
+        if (nt == 0) return;
+        load_rows<BQ, D>(sQ, q + (long long)q0 * qs + h * D, qs, tile0, nq, tid);
+        cp_async_arrive(qbar);
+        const T* kp = k + (long long)k0 * ks + h * D;
+        const T* vp = v + (long long)k0 * vs + h * D;
+        for (int j = 0; j < nt; j++) {
+            const int s = j % ST;
+            if (j >= ST) mbar_wait(empty0 + 8 * s, ((j / ST) - 1) & 1);
+            const uint32_t kt = sKV + s * STAGE;
+            load_rows<BK, D>(kt, kp, ks, j * BK, nk, tid);
+            load_rows<BK, D>(kt + KBYTES, vp, vs, j * BK, nk, tid);
+            cp_async_arrive(full0 + 8 * s);
+        }
+    } else {  // ---- consumers
+        setmaxnreg_inc<ConsumerRegs<NWG>::value>();
+        const int w = wg - 1;
+        if (w >= nact) return;
+        const int warp = tid >> 5, lane = tid & 31, t = lane & 3;
+        // take turns issuing the products (only when every consumer warpgroup is active)
+        const bool pp = VF_S90_PP && NWG > 1 && nact == NWG;
+        const int next = 1 + (w + 1) % NWG;
+        float o[D / 2];
+#pragma unroll
+        for (int i = 0; i < D / 2; i++) o[i] = 0.f;
+        float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, alpha[2];
+        if (nt > 0) {
+            float s[BK / 2];
+            unsigned p[BK / 16][4];
+            const uint32_t qa = sQ + w * 64 * 128;
+            auto issue_qk = [&](int stage) {
+                const uint32_t kb = sKV + stage * STAGE;
+#pragma unroll
+                for (int kk = 0; kk < D / 16; kk++)
+                    wgmma_ss<T, BK>(s, sdesc(qa + (kk >> 2) * (BQ * 128) + (kk & 3) * 32, 16, 1024),
+                                    sdesc(kb + (kk >> 2) * (BK * 128) + (kk & 3) * 32, 16, 1024), kk > 0);
+            };
+            auto issue_pv = [&](int stage) {
+                const uint32_t vb = sKV + stage * STAGE + KBYTES;
+#pragma unroll
+                for (int kk = 0; kk < BK / 16; kk++) wgmma_rs<T, D>(o, p[kk], sdesc(vb + kk * 2048, BK * 128, 1024), 1);
+            };
+            if (pp && w == NWG - 1) named_arrive(1);  // warpgroup 0 goes first
+            mbar_wait(qbar, 0);
+            mbar_wait(full0, 0);
+            fence_proxy_async();
+            if (pp) named_sync(1 + w);
+            wgmma_fence();
+            issue_qk(0);
+            wgmma_commit();
+            if (pp) named_arrive(next);
+            wgmma_wait<0>();
+            keep(s);
+            if (BK > nk) mask_tile<BK>(s, 2 * t, nk);
+            softmax_tile<BK>(s, m, l, alpha, scale2);
+            for (int j = 1; j < nt; j++) {
+                pack_p<T, BK>(p, s);
+                const int st = j % ST;
+                mbar_wait(full0 + 8 * st, (j / ST) & 1);
+                fence_proxy_async();
+                if (pp) named_sync(1 + w);
+                wgmma_fence();
+                issue_qk(st);
+                wgmma_commit();
+                issue_pv((j - 1) % ST);
+                wgmma_commit();
+                if (pp) named_arrive(next);
+                wgmma_wait<1>();
+                keep(s);
+                if ((j + 1) * BK > nk) mask_tile<BK>(s, j * BK + 2 * t, nk);
+                softmax_tile<BK>(s, m, l, alpha, scale2);
+                wgmma_wait<0>();
+                keep(o);
+                keep(p);
+                if (lane == 0) mbar_arrive(empty0 + 8 * ((j - 1) % ST));
+#pragma unroll
+                for (int i = 0; i < D / 8; i++) {
+                    o[4 * i] *= alpha[0];
+                    o[4 * i + 1] *= alpha[0];
+                    o[4 * i + 2] *= alpha[1];
+                    o[4 * i + 3] *= alpha[1];
+                }
+            }
+            pack_p<T, BK>(p, s);
+            if (pp) named_sync(1 + w);
+            wgmma_fence();
+            issue_pv((nt - 1) % ST);
+            wgmma_commit();
+            if (pp && w != NWG - 1) named_arrive(next);
+            wgmma_wait<0>();
+            keep(o);
+            keep(p);
+        }
+        // epilogue: rows g and g + 8 of the warp's 16
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            float lr = l[r];
+            lr += __shfl_xor_sync(0xffffffffu, lr, 1);
+            lr += __shfl_xor_sync(0xffffffffu, lr, 2);
+            const int i = tile0 + w * 64 + warp * 16 + (lane >> 2) + 8 * r;
+            if (i >= nq) continue;
+            const float inv = nk == 0 ? 0.f : 1.f / lr;
+            OutT* orow = out + (long long)(q0 + i) * os + h * D + 2 * t;
+#pragma unroll
+            for (int c = 0; c < D / 8; c++) store2<OutT>(orow + 8 * c, o[4 * c + 2 * r] * inv, o[4 * c + 2 * r + 1] * inv);
+            if (t == 0) lse[(long long)(q0 + i) * H + h] = nk == 0 ? -INFINITY : (m[r] + __log2f(lr)) * LN2;
+        }
+    }
+#endif
+}
+
+template <typename T, typename OutT, int D>
+int launch(const void* q, long long qs, const void* k, long long ks, const void* v, long long vs, void* out, long long os,
+           float* lse, const VfAttnOffsets& off, int batch, int heads, int maxQ, float scale, cudaStream_t st) {
+    using C = S90Cfg<D>;
+    static unsigned long long ready = 0;
+    constexpr size_t smem = s90_smem<D>();
+    constexpr int BQ = 64 * C::NWG;
+    const void* fn = (const void*)flash_fwd_sm90<T, OutT, D>;
+    int err = vf_smem_attribute(fn, smem, ready);
+    if (err) return err;
+    dim3 grid((maxQ + BQ - 1) / BQ, heads, batch);
+    flash_fwd_sm90<T, OutT, D><<<grid, 128 * (C::NWG + 1), smem, st>>>(
+        static_cast<const T*>(q), qs, static_cast<const T*>(k), ks, static_cast<const T*>(v), vs, static_cast<OutT*>(out),
+        os, lse, off, heads, scale * LOG2E);
+    return vf_launch_status();
+}
+
+// Whether the current device runs the sm_90a image: compute capability 9.0, and the kernel loaded for it is the
+// real one (the sm_90a pass gives it static shared memory for its barriers; any other pass compiles an empty body).
+// Cached per device (0 unknown, 1 yes, 2 no).
+int device_ready() {
+    static int state[64];
+    int dev = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e != cudaSuccess) return (int)e;
+    if (dev >= 0 && dev < 64) {
+        int s = __atomic_load_n(&state[dev], __ATOMIC_RELAXED);
+        if (s) return s == 1 ? 0 : -1;
+    }
+    int major = 0, minor = 0;
+    if ((e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev)) != cudaSuccess) return (int)e;
+    if ((e = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev)) != cudaSuccess) return (int)e;
+    bool ok = major == 9 && minor == 0;
+    if (ok) {
+        cudaFuncAttributes a;
+        e = cudaFuncGetAttributes(&a, (const void*)flash_fwd_sm90<__nv_bfloat16, float, 64>);
+        if (e != cudaSuccess) {
+            (void)cudaGetLastError();  // no loadable image: not an error of the caller's work
+            ok = false;
+        } else {
+            ok = a.sharedSizeBytes > 0;
+        }
+    }
+    if (dev >= 0 && dev < 64) __atomic_store_n(&state[dev], ok ? 1 : 2, __ATOMIC_RELAXED);
+    return ok ? 0 : -1;
+}
+
+}  // namespace
+
+int vf_flash_fwd_sm90(const void* q, long long qStride, const void* k, long long kStride, const void* v,
+                      long long vStride, int dtype, void* out, long long outStride, int outIsF32, float* lse,
+                      const VfAttnOffsets& off, int batch, int heads, int d, int maxQ, float scale, cudaStream_t st) {
+    if (d != 64 && d != 128) return -1;
+    if (dtype != VF_BF16 && dtype != VF_F16) return -1;
+    if (!(scale > 0.f)) return -1;  // the running max is taken over unscaled scores
+    if (qStride % 8 || kStride % 8 || vStride % 8 || outStride % 2) return -1;
+    if ((reinterpret_cast<uintptr_t>(q) | reinterpret_cast<uintptr_t>(k) | reinterpret_cast<uintptr_t>(v)) & 15) return -1;
+    if (reinterpret_cast<uintptr_t>(out) & (outIsF32 ? 7 : 3)) return -1;
+    if (batch == 0 || maxQ == 0 || heads == 0) return 0;
+    if (int r = device_ready()) return r;
+#define VF_S90(T, D)                                                                                                    \
+    return outIsF32 ? launch<T, float, D>(q, qStride, k, kStride, v, vStride, out, outStride, lse, off, batch, heads,  \
+                                          maxQ, scale, st)                                                              \
+                    : launch<T, T, D>(q, qStride, k, kStride, v, vStride, out, outStride, lse, off, batch, heads, maxQ, \
+                                      scale, st)
+    if (dtype == VF_BF16) {
+        if (d == 64) VF_S90(__nv_bfloat16, 64);
+        VF_S90(__nv_bfloat16, 128);
+    }
+    if (d == 64) VF_S90(__half, 64);
+    VF_S90(__half, 128);
+#undef VF_S90
+}
