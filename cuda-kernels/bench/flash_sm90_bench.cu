@@ -376,8 +376,8 @@ static void bench(const char* name, int H, int D, const std::vector<int>& ql, co
     for (int b = 0; b < o.batch; b++) pairs += (double)ql[b] * kl[b];
     const double fl = 4.0 * pairs * H * D;
     float tOld = time_ms([&] {
-        CKV(vf_flash_attention_forward(A(q), A(k), A(v), dtype, A(out), A(lse), o.host.data(), 0, o.batch, H, D, o.maxQ,
-                                       scale, 0));
+        CKV(vf_flash_attention_forward(A(q), HD, A(k), HD, A(v), HD, dtype, A(out), VF_F32, A(lse), o.host.data(), 0,
+                                       o.batch, H, D, o.maxQ, scale, 0));
     }, reps);
     float tNew = time_ms([&] { CKV(call_sm90(q, HD, k, HD, v, HD, dtype, out, HD, true, lse, o, nullptr, H, D, scale)); }, reps);
     float tNewH = time_ms([&] { CKV(call_sm90(q, HD, k, HD, v, HD, dtype, outh, HD, false, lse, o, nullptr, H, D, scale)); }, reps);
@@ -395,6 +395,7 @@ static void bench(const char* name, int H, int D, const std::vector<int>& ql, co
 }
 
 int main(int argc, char** argv) {
+    setenv("VOXFLOW_FLASH_SM90", "0", 1);  // vf_flash_attention_forward times the mma.sync kernel here
     bool check = true, run_bench = true, small = false, probe = false;
     int onlyD = 0, reps = 30;
     for (int i = 1; i < argc; i++) {

@@ -15,6 +15,7 @@
 // Variable-length instances come from the offsets in the kernel parameters; an instance without keys gets zero
 // output and lse -inf (the reference's convention).
 #include "vf_attn_common.cuh"
+#include "vf_flash_sm90.cuh"
 
 namespace {
 
@@ -266,6 +267,15 @@ int vf_flash_attention_forward(long long q, long long qStride, long long k, long
     int err = vf_attn_offsets(off, offsets, devOffsets, batch);
     if (err) return err;
     cudaStream_t st = VF_STREAM(stream);
+    // Hopper: the wgmma kernel (vf_flash_sm90.cu) where it takes the case; it declines (-1) elsewhere
+    // (-Dvoxflow.cuda... has no switch for it: VOXFLOW_FLASH_SM90=0 in the environment turns it off, for comparisons)
+    static const bool sm90 = [] { const char* e = getenv("VOXFLOW_FLASH_SM90"); return !(e && e[0] == '0'); }();
+    if (sm90) {
+        int r = vf_flash_fwd_sm90(VF_PTR(const void, q), qStride, VF_PTR(const void, k), kStride, VF_PTR(const void, v),
+                                  vStride, dtype, VF_PTR(void, out), (long long)heads * d, outType == VF_F32 ? 1 : 0,
+                                  VF_PTR(float, lse), off, batch, heads, d, maxQ, scale, st);
+        if (r != -1) return r;
+    }
 #define VF_FWD(T, D)                                                                                             \
     return outType == VF_F32 ? launch<T, D, float>(q, qStride, k, kStride, v, vStride, out, lse, off, batch, heads, \
                                                    maxQ, scale, st)                                                 \

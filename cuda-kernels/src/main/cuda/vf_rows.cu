@@ -151,6 +151,98 @@ __global__ void norm_affine_kernel(const float* x, O* out, const float* w, const
     }
 }
 
+// ---- register-resident rows (the common transformer widths) ----------------------------------------------------
+// Rows of 128 NV f32 (NV in NORM_VEC_WIDTHS) at 16-byte aligned addresses: one warp per row, each lane holding NV
+// float4 of it (lane l owns float4 l + 32 j), so x is read from memory once and with 16-byte loads, where the general
+// kernels above read it three times with 4-byte loads. normalize and norm_affine take this path under the same
+// condition (norm_vec_width), so the fused form keeps giving the composition's bits.
+template <int NV>
+__device__ __forceinline__ void row_moments_vec(const float4 (&v)[NV], float cols, float eps, float& mean, float& rs) {
+    float s = 0.f;
+#pragma unroll
+    for (int j = 0; j < NV; j++) s += (v[j].x + v[j].y) + (v[j].z + v[j].w);
+    mean = vf_warp_sum(s) / cols;
+    float q = 0.f;
+#pragma unroll
+    for (int j = 0; j < NV; j++) {
+        float a = v[j].x - mean, b = v[j].y - mean, c = v[j].z - mean, d = v[j].w - mean;
+        q += (a * a + b * b) + (c * c + d * d);
+    }
+    rs = 1.f / sqrtf(vf_warp_sum(q) / cols + eps);
+}
+
+template <int NV>
+__device__ __forceinline__ void load_row_vec(const float* p, int lane, float4 (&v)[NV]) {
+    const float4* p4 = reinterpret_cast<const float4*>(p);
+#pragma unroll
+    for (int j = 0; j < NV; j++) v[j] = p4[lane + 32 * j];
+}
+
+// Stores 4 consecutive values of an output row in its type (16 bytes of f32, 8 of bf16/f16).
+template <typename O> __device__ __forceinline__ void store4(O* q, float a, float b, float c, float d);
+template <> __device__ __forceinline__ void store4<float>(float* q, float a, float b, float c, float d) {
+    *reinterpret_cast<float4*>(q) = make_float4(a, b, c, d);
+}
+template <> __device__ __forceinline__ void store4<__nv_bfloat16>(__nv_bfloat16* q, float a, float b, float c, float d) {
+    __nv_bfloat162 lo = __floats2bfloat162_rn(a, b), hi = __floats2bfloat162_rn(c, d);
+    *reinterpret_cast<uint2*>(q) = make_uint2(*reinterpret_cast<unsigned*>(&lo), *reinterpret_cast<unsigned*>(&hi));
+}
+template <> __device__ __forceinline__ void store4<__half>(__half* q, float a, float b, float c, float d) {
+    __half2 lo = __floats2half2_rn(a, b), hi = __floats2half2_rn(c, d);
+    *reinterpret_cast<uint2*>(q) = make_uint2(*reinterpret_cast<unsigned*>(&lo), *reinterpret_cast<unsigned*>(&hi));
+}
+
+template <int NV>
+__global__ void normalize_vec_kernel(const float* x, float* xhat, float* rstd, long long rows, float eps) {
+    const int lane = threadIdx.x & 31;
+    const long long cols = 128LL * NV;
+    for (long long r = blockIdx.x * (blockDim.x / 32LL) + threadIdx.x / 32; r < rows; r += gridDim.x * (blockDim.x / 32LL)) {
+        float4 v[NV];
+        load_row_vec<NV>(x + r * cols, lane, v);
+        float mean, rs;
+        row_moments_vec<NV>(v, (float)cols, eps, mean, rs);
+        float* q = xhat + r * cols;
+#pragma unroll
+        for (int j = 0; j < NV; j++)
+            store4<float>(q + 4 * (lane + 32 * j), (v[j].x - mean) * rs, (v[j].y - mean) * rs, (v[j].z - mean) * rs,
+                          (v[j].w - mean) * rs);
+        if (lane == 0) rstd[r] = rs;
+    }
+}
+
+template <int NV, typename O>
+__global__ void norm_affine_vec_kernel(const float* x, O* out, const float* w, const float* b, long long rows,
+                                       long long groupRows, long long wG, long long wR, long long bG, long long bR,
+                                       float eps) {
+    const int lane = threadIdx.x & 31;
+    const long long cols = 128LL * NV;
+    for (long long r = blockIdx.x * (blockDim.x / 32LL) + threadIdx.x / 32; r < rows; r += gridDim.x * (blockDim.x / 32LL)) {
+        float4 v[NV];
+        load_row_vec<NV>(x + r * cols, lane, v);
+        float mean, rs;
+        row_moments_vec<NV>(v, (float)cols, eps, mean, rs);
+        long long gi = r / groupRows, i = r - gi * groupRows;
+        const float* pw = w + gi * wG + i * wR;  // any alignment: read as scalars (they stay in cache across rows)
+        const float* pb = b + gi * bG + i * bR;
+        O* q = out + r * cols;
+#pragma unroll
+        for (int j = 0; j < NV; j++) {
+            int c = 4 * (lane + 32 * j);
+            store4<O>(q + c, __fadd_rn(__fmul_rn((v[j].x - mean) * rs, pw[c]), pb[c]),
+                      __fadd_rn(__fmul_rn((v[j].y - mean) * rs, pw[c + 1]), pb[c + 1]),
+                      __fadd_rn(__fmul_rn((v[j].z - mean) * rs, pw[c + 2]), pb[c + 2]),
+                      __fadd_rn(__fmul_rn((v[j].w - mean) * rs, pw[c + 3]), pb[c + 3]));
+        }
+    }
+}
+
+// NV for the register path, or 0 for the general kernels: the same answer for normalize and norm_affine.
+inline int norm_vec_width(long long x, long long cols) {
+    if (x % 16 != 0 || cols % 128 != 0) return 0;
+    long long nv = cols / 128;
+    return (nv == 1 || nv == 2 || nv == 3 || nv == 4 || nv == 6 || nv == 8 || nv == 12 || nv == 16) ? (int)nv : 0;
+}
+
 // x / max(||x||_2, eps) per row (PyTorch F.normalize), times w[r % inner] when w is given (TRELLIS's multi-head
 // RMS norm: [heads, cols] gains), rounded like the composition (divide, multiply, cast to O). Rows come from a
 // two-level view (outer x inner rows, e.g. tokens x heads of a q slice inside a packed qkv), so the slice needs no
@@ -170,6 +262,44 @@ __global__ void l2_normalize_kernel(const X* x, O* out, const float* w, long lon
         for (long long c = g.t; c < cols; c += TPR) {
             float y = vf_to_float(p[c]) / n;
             q[c] = vf_from_float<O>(pw ? __fmul_rn(y, pw[c]) : y);
+        }
+    }
+}
+
+// The l2 row kernel for short rows of 16-bit or f32 values at 16-byte aligned addresses (q/k head rows): G lanes per
+// row, each loading 16 bytes (E = 16 / sizeof(X) elements), sums combined over the G lanes. Rows of 64 bf16 take 8
+// lanes, so a warp normalizes 4 rows with one load each where the general kernel spends a warp per row.
+template <int G, typename X, typename O>
+__global__ void l2_normalize_vec_kernel(const X* x, O* out, const float* w, long long rows, long long inner,
+                                        long long strideOuter, long long strideInner, float eps) {
+    constexpr int E = 16 / sizeof(X);
+    constexpr long long COLS = (long long)G * E;
+    const int t = threadIdx.x % G;
+    const long long per = blockDim.x / G;
+    // the loop bound is uniform per warp (a warp's 32 / G rows start together), so the shuffles see every lane
+    const long long first = blockIdx.x * per + (threadIdx.x / 32) * (32 / G);
+    for (long long r0 = first; r0 < rows; r0 += gridDim.x * per) {
+        const long long r = r0 + (threadIdx.x % 32) / G;
+        const bool ok = r < rows;
+        long long o = r / inner, i = r - o * inner;
+        uint4 raw = ok ? *reinterpret_cast<const uint4*>(x + o * strideOuter + i * strideInner + t * E) : make_uint4(0, 0, 0, 0);
+        const X* e = reinterpret_cast<const X*>(&raw);
+        float v[E];
+        float s = 0.f;
+#pragma unroll
+        for (int k = 0; k < E; k++) { v[k] = vf_to_float(e[k]); s += v[k] * v[k]; }
+#pragma unroll
+        for (int off = G / 2; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
+        float n = fmaxf(sqrtf(s), eps);
+        if (!ok) continue;
+        const float* pw = w ? w + i * COLS + t * E : nullptr;
+        O* q = out + r * COLS + t * E;
+#pragma unroll
+        for (int k = 0; k < E; k += 4) {
+            float y[4];
+#pragma unroll
+            for (int m = 0; m < 4; m++) y[m] = pw ? __fmul_rn(v[k + m] / n, pw[k + m]) : v[k + m] / n;
+            store4<O>(q + k, y[0], y[1], y[2], y[3]);
         }
     }
 }
@@ -279,8 +409,28 @@ int vf_softmax_backward(long long y, long long dy, long long dx, long long rows,
     VF_ROW_LAUNCH(softmax_backward_kernel, VF_PTR(const float, y), VF_PTR(const float, dy), VF_PTR(float, dx), rows, cols);
 }
 
+// Runs STMT with the compile-time constant NV equal to the run-time nv (one of norm_vec_width's answers).
+#define VF_NV_SWITCH(nv, STMT)                                      \
+    switch (nv) {                                                   \
+        case 1: { constexpr int NV = 1; STMT; } break;              \
+        case 2: { constexpr int NV = 2; STMT; } break;              \
+        case 3: { constexpr int NV = 3; STMT; } break;              \
+        case 4: { constexpr int NV = 4; STMT; } break;              \
+        case 6: { constexpr int NV = 6; STMT; } break;              \
+        case 8: { constexpr int NV = 8; STMT; } break;              \
+        case 12: { constexpr int NV = 12; STMT; } break;            \
+        default: { constexpr int NV = 16; STMT; } break;            \
+    }
+
 int vf_normalize(long long x, long long xhat, long long rstd, long long rows, long long cols, float eps,
                  long long stream) {
+    int nv = norm_vec_width(x, cols);
+    if (nv && rows > 0 && xhat % 16 == 0) {
+        cudaStream_t st = VF_STREAM(stream);
+        VF_NV_SWITCH(nv, (normalize_vec_kernel<NV><<<row_blocks(rows, 32), BLOCK, 0, st>>>(
+                             VF_PTR(const float, x), VF_PTR(float, xhat), VF_PTR(float, rstd), rows, eps)));
+        return vf_launch_status();
+    }
     VF_ROW_LAUNCH(normalize_kernel, VF_PTR(const float, x), VF_PTR(float, xhat), VF_PTR(float, rstd), rows, cols, eps);
 }
 
@@ -288,8 +438,20 @@ int vf_norm_affine(long long x, long long out, int outType, long long w, long lo
                    long long groupRows, long long wG, long long wR, long long bG, long long bR, float eps,
                    long long stream) {
     if (groupRows < 1) return (int)cudaErrorInvalidValue;
-#define VF_NA(O) VF_ROW_LAUNCH(norm_affine_kernel, VF_PTR(const float, x), VF_PTR(O, out), VF_PTR(const float, w), \
-                               VF_PTR(const float, b), rows, cols, groupRows, wG, wR, bG, bR, eps)
+    int nv = norm_vec_width(x, cols);
+    bool vec = nv && rows > 0 && out % 16 == 0;
+#define VF_NA(O)                                                                                                      \
+    do {                                                                                                              \
+        if (vec) {                                                                                                    \
+            cudaStream_t st = VF_STREAM(stream);                                                                      \
+            VF_NV_SWITCH(nv, (norm_affine_vec_kernel<NV, O><<<row_blocks(rows, 32), BLOCK, 0, st>>>(                  \
+                                 VF_PTR(const float, x), VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), \
+                                 rows, groupRows, wG, wR, bG, bR, eps)));                                             \
+            return vf_launch_status();                                                                                \
+        }                                                                                                             \
+        VF_ROW_LAUNCH(norm_affine_kernel, VF_PTR(const float, x), VF_PTR(O, out), VF_PTR(const float, w),             \
+                      VF_PTR(const float, b), rows, cols, groupRows, wG, wR, bG, bR, eps);                            \
+    } while (0)
     if (outType == VF_F32) VF_NA(float);
     if (outType == VF_BF16) VF_NA(__nv_bfloat16);
     if (outType == VF_F16) VF_NA(__half);
@@ -300,6 +462,32 @@ int vf_norm_affine(long long x, long long out, int outType, long long w, long lo
 int vf_l2_normalize(long long x, int xType, long long out, int outType, long long w, long long rows, long long inner,
                     long long strideOuter, long long strideInner, long long cols, float eps, long long stream) {
     if (inner < 1 || xType != outType && outType != VF_F32) return (int)cudaErrorInvalidValue;
+    if (rows == 0) return 0;
+    // short aligned rows: G lanes of 16 bytes each (see l2_normalize_vec_kernel)
+    int xb = xType == VF_F32 ? 4 : 2;
+    long long g = cols * xb / 16;
+    bool vec = cols * xb % 16 == 0 && (g == 4 || g == 8 || g == 16 || g == 32) && x % 16 == 0 && out % 16 == 0 &&
+               (strideOuter * xb) % 16 == 0 && (strideInner * xb) % 16 == 0;
+    if (vec) {
+        cudaStream_t st = VF_STREAM(stream);
+        unsigned blocks = vf_blocks(rows, BLOCK / (int)g, 1 << 16);
+#define VF_L2V(G, X, O) l2_normalize_vec_kernel<G, X, O><<<blocks, BLOCK, 0, st>>>(VF_PTR(const X, x), VF_PTR(O, out), \
+                            VF_PTR(const float, w), rows, inner, strideOuter, strideInner, eps)
+#define VF_L2G(X, O)                                  \
+    do {                                              \
+        if (g == 4) VF_L2V(4, X, O);                  \
+        else if (g == 8) VF_L2V(8, X, O);             \
+        else if (g == 16) VF_L2V(16, X, O);           \
+        else VF_L2V(32, X, O);                        \
+        return vf_launch_status();                    \
+    } while (0)
+        if (xType == VF_F32) VF_L2G(float, float);
+        if (xType == VF_BF16) { if (outType == VF_F32) VF_L2G(__nv_bfloat16, float); VF_L2G(__nv_bfloat16, __nv_bfloat16); }
+        if (xType == VF_F16) { if (outType == VF_F32) VF_L2G(__half, float); VF_L2G(__half, __half); }
+#undef VF_L2G
+#undef VF_L2V
+        return (int)cudaErrorInvalidValue;
+    }
 #define VF_L2(X, O) VF_ROW_LAUNCH(l2_normalize_kernel, VF_PTR(const X, x), VF_PTR(O, out), VF_PTR(const float, w), rows, \
                                   inner, strideOuter, strideInner, cols, eps)
     if (xType == VF_F32) VF_L2(float, float);

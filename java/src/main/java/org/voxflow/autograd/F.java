@@ -407,11 +407,19 @@ public final class F {
                 g -> new Tensor[] {sumTo(g, from)}, () -> expand(tan(x), shape));
     }
 
+    /** A size-1 axis inserted at axis: a view (no copy, whatever x's strides). */
     public static Tensor unsqueeze(Tensor x, int axis) {
-        return reshape(x, x.unsqueeze(axis).shape());
+        int ax = axis < 0 ? axis + x.dim() + 1 : axis;
+        return record("unsqueeze", x.unsqueeze(ax), new Tensor[] {x}, g -> new Tensor[] {squeeze(g, ax)},
+                () -> unsqueeze(tan(x), ax));
     }
 
-    public static Tensor squeeze(Tensor x, int axis) { return reshape(x, x.squeeze(axis).shape()); }
+    /** The size-1 axis removed: a view (a q/k/v slice of packed qkv stays in place). */
+    public static Tensor squeeze(Tensor x, int axis) {
+        int ax = Shapes.axis(axis, x.dim());
+        return record("squeeze", x.squeeze(ax), new Tensor[] {x}, g -> new Tensor[] {unsqueeze(g, ax)},
+                () -> squeeze(tan(x), ax));
+    }
 
     /** Elements [start, end) along an axis. */
     public static Tensor slice(Tensor x, int axis, int start, int end) {

@@ -62,7 +62,7 @@ final class CublasLtLinear {
 
     /**
      * D [m, n] (dense, f32 or `type`) = x [m, k] (rows ldx apart) W^T + bias, GELU(tanh) after it when asked; x and W
-     * of one 16-bit type, bias dense f32 [n] or 0. False (nothing done) when cuBLASLt offers no algorithm for the case.
+     * of one 16-bit type, bias dense [n] of D's type or 0. False (nothing done) when cuBLASLt offers no algorithm.
      */
     synchronized boolean run(DType type, DType out, int m, int n, int k, long x, int ldx, long w, long bias, boolean gelu, long d) {
         Key key = new Key(type, out, m, n, k, ldx, bias != 0, gelu);
@@ -90,7 +90,7 @@ final class CublasLtLinear {
         int epilogue = key.bias ? (key.gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
                 : (key.gelu ? CUBLASLT_EPILOGUE_GELU : CUBLASLT_EPILOGUE_DEFAULT);
         setInt(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, epilogue);
-        if (key.bias) setInt(desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, f32);
+        if (key.bias) setInt(desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, outType); // cuBLASLt's bias has D's type
         cublasLtMatrixLayoutOpaque_t a = layout(out, dataType, key.k, key.n, key.k);     // W: col-major [K, N]
         cublasLtMatrixLayoutOpaque_t b = layout(out, dataType, key.k, key.m, key.ldx);   // x: col-major [K, M]
         cublasLtMatrixLayoutOpaque_t d = layout(out, outType, key.n, key.m, key.n);      // D^T: col-major [N, M]

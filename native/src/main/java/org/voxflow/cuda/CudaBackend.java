@@ -421,6 +421,9 @@ public final class CudaBackend implements Backend {
     /** -Dvoxflow.cuda.fusedLinear=false runs Linear as GEMM + bias + GELU passes (for comparisons). */
     static volatile boolean linearFused = !"false".equals(System.getProperty("voxflow.cuda.fusedLinear"));
 
+    /** The cuBLASLt Linear (tests check which path ran). */
+    CublasLtLinear lt() { return lt; }
+
     /** Package access for the op helpers. */
     Tensor denseOf(Tensor t, DType dtype) { return dense(t, dtype); }
 

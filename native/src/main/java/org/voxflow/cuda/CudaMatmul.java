@@ -96,7 +96,7 @@ final class CudaMatmul {
      * The fused Linear (see Backend#linear) on cuBLASLt for 16-bit GEMMs (bf16/f16 operands, or f32 under bf16
      * autocast), or null when this case goes the composite way: f32/TF32 GEMMs, shapes or alignments the epilogue
      * kernels do not take, or no algorithm from the heuristic. The epilogue writes `out`: f32, or the GEMM's own
-     * 16-bit type (rounded once from the f32 result, for a following GEMM).
+     * 16-bit type (rounded once from the f32 result, for a following GEMM; the bias is then rounded to that type).
      */
     static Tensor linear(CudaBackend be, CublasLtLinear lt, Tensor x0, Tensor w0, Tensor bias0, boolean gelu, DType out) {
         if (x0.dim() < 1 || w0.dim() != 2 || !x0.dtype().isFloating() || !w0.dtype().isFloating()) return null;
@@ -112,7 +112,10 @@ final class CudaMatmul {
         Tensor cw = be.casts().get(be, w0, type);
         Tensor w = cw != null ? cw : be.denseOf(w0, type);
         Tensor x = be.denseOf(x0, type);
-        Tensor bias = bias0 == null ? null : be.denseOf(bias0, DType.F32);
+        // cuBLASLt adds the bias in D's type (an f32 bias with a bf16 D has no algorithm): a 16-bit D takes the bias
+        // rounded to its type (from the cast cache for parameters), added in f32 before D's one rounding
+        Tensor cbias = bias0 == null || out == DType.F32 ? null : be.casts().get(be, bias0, out);
+        Tensor bias = bias0 == null ? null : cbias != null ? cbias : be.denseOf(bias0, out);
         try {
             if (CudaBackend.addr(x) % 16 != 0 || CudaBackend.addr(w) % 16 != 0 || (bias != null && CudaBackend.addr(bias) % 16 != 0)) return null;
             int[] outShape = x0.shape().clone();
@@ -127,7 +130,7 @@ final class CudaMatmul {
         } finally {
             if (cw == null) CudaBackend.releaseTemp(w, w0);
             CudaBackend.releaseTemp(x, x0);
-            if (bias != null) CudaBackend.releaseTemp(bias, bias0);
+            if (bias != null && cbias == null) CudaBackend.releaseTemp(bias, bias0);
         }
     }
 }

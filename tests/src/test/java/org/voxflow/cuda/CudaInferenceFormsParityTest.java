@@ -35,26 +35,31 @@ class CudaInferenceFormsParityTest extends GpuParityBase {
         return out == DType.F32 ? y : gpu.cast(y, out);
     }
 
+    /** Widths of the general row kernel (96) and of the register-resident one (256, 1024: 128-multiples). */
     @Test void normalizeAffineMatchesTheComposition() {
-        int b = 3, l = 37, c = 96;
+        for (int c : new int[] {96, 256, 1024}) normalizeAffineAtWidth(c);
+    }
+
+    private void normalizeAffineAtWidth(int c) {
+        int b = 3, l = 37;
         Tensor[] x = randnPair(b, l, c), mod = randnPair(b, 6 * c);
         for (DType out : new DType[] {DType.F32, DType.BF16, DType.F16}) {
             // adaLN: [B, 1, C] chunks of the modulation output (strided views) over [B, L, C]
             Tensor[] chunks = F.chunk(mod[1], 6, 1);
             Tensor scale = chunks[1].unsqueeze(1), shift = chunks[0].unsqueeze(1);
-            assertBits("adaLN " + out, composedNormAffine(x[1], 1e-6f, scale, shift, out), gpu.normalizeAffine(x[1], 1e-6f, scale, shift, out));
+            assertBits("adaLN c=" + c + " " + out, composedNormAffine(x[1], 1e-6f, scale, shift, out), gpu.normalizeAffine(x[1], 1e-6f, scale, shift, out));
             // affine [C] over rows [N, C]
             Tensor rows = x[1].reshape(b * l, c);
             Tensor[] w = randnPair(c), bias = randnPair(c);
-            assertBits("affine " + out, composedNormAffine(rows, 1e-6f, w[1], bias[1], out), gpu.normalizeAffine(rows, 1e-6f, w[1], bias[1], out));
+            assertBits("affine c=" + c + " " + out, composedNormAffine(rows, 1e-6f, w[1], bias[1], out), gpu.normalizeAffine(rows, 1e-6f, w[1], bias[1], out));
             // per-row modulation [N, C] (sparse layouts) and a 1-D row
             Tensor[] perRow = randnPair(b * l, c);
-            assertBits("per-row " + out, composedNormAffine(rows, 1e-5f, perRow[1], bias[1], out), gpu.normalizeAffine(rows, 1e-5f, perRow[1], bias[1], out));
+            assertBits("per-row c=" + c + " " + out, composedNormAffine(rows, 1e-5f, perRow[1], bias[1], out), gpu.normalizeAffine(rows, 1e-5f, perRow[1], bias[1], out));
             Tensor one = x[1].reshape(b * l * c).slice(0, 0, c);
-            assertBits("1-D " + out, composedNormAffine(one, 1e-6f, w[1], bias[1], out), gpu.normalizeAffine(one, 1e-6f, w[1], bias[1], out));
+            assertBits("1-D c=" + c + " " + out, composedNormAffine(one, 1e-6f, w[1], bias[1], out), gpu.normalizeAffine(one, 1e-6f, w[1], bias[1], out));
         }
         Tensor[] chunksCpu = F.chunk(mod[0], 6, 1), chunksGpu = F.chunk(mod[1], 6, 1);
-        assertSame("adaLN vs CPU", cpu.normalizeAffine(x[0], 1e-6f, chunksCpu[1].unsqueeze(1), chunksCpu[0].unsqueeze(1), DType.F32),
+        assertSame("adaLN vs CPU c=" + c, cpu.normalizeAffine(x[0], 1e-6f, chunksCpu[1].unsqueeze(1), chunksCpu[0].unsqueeze(1), DType.F32),
                 gpu.normalizeAffine(x[1], 1e-6f, chunksGpu[1].unsqueeze(1), chunksGpu[0].unsqueeze(1), DType.F32), 1e-5, 1e-5);
         // long rows take whole blocks
         Tensor[] wide = randnPair(5, 3000), w = randnPair(3000), bias = randnPair(3000);
@@ -83,13 +88,20 @@ class CudaInferenceFormsParityTest extends GpuParityBase {
 
     @Test void linearWritesBf16FromTheEpilogue() {
         Tensor[] x = randnPair(300, 128), w = randnPair(192, 128), b = randnPair(192);
+        CudaBackend be = (CudaBackend) gpu;
         try (var ac = CudaAutocast.use("bf16")) {
             for (boolean gelu : new boolean[] {false, true}) {
                 Tensor f32 = gpu.linear(x[1], w[1], b[1], gelu);
-                Tensor half = gpu.linear(x[1], w[1], b[1], gelu, DType.BF16);
+                // the epilogue itself must write bf16 (not the composite's f32 GEMM and a cast pass)
+                Tensor half = CudaMatmul.linear(be, be.lt(), x[1], w[1], b[1], gelu, DType.BF16);
+                org.junit.jupiter.api.Assertions.assertNotNull(half, "cuBLASLt took no bf16-output algorithm (gelu=" + gelu + ")");
                 assertEquals(DType.BF16, half.dtype());
-                // one rounding of (nearly) the same f32 value: within one bf16 ulp (2^-7 relative) of the f32 result
-                assertClose("gelu=" + gelu, f32.toFloats(), half.toFloats(), 1e-6, 1.0 / 128);
+                assertBits("backend op = epilogue, gelu=" + gelu, half, gpu.linear(x[1], w[1], b[1], gelu, DType.BF16));
+                // one rounding of the f32 result, with the bias rounded to bf16 first (|b| < 5: half an ulp < 0.016)
+                assertClose("gelu=" + gelu, f32.toFloats(), half.toFloats(), 0.02, 1.0 / 128);
+                Tensor noBias = CudaMatmul.linear(be, be.lt(), x[1], w[1], null, gelu, DType.BF16);
+                org.junit.jupiter.api.Assertions.assertNotNull(noBias, "no bias, gelu=" + gelu);
+                assertClose("no bias, gelu=" + gelu, gpu.linear(x[1], w[1], null, gelu).toFloats(), noBias.toFloats(), 1e-6, 1.0 / 128);
             }
         }
     }

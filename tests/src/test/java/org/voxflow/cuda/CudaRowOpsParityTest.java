@@ -86,7 +86,7 @@ class CudaRowOpsParityTest extends GpuParityBase {
 
     @Test
     void normalizeAndBackward() {
-        for (int[] shape : new int[][] {{9, 64}, {2, 3, 1}, {4, 1024}, {3, 4099}, {0, 16}, {5, 7}}) {
+        for (int[] shape : new int[][] {{9, 64}, {2, 3, 1}, {4, 1024}, {37, 384}, {3, 2048}, {3, 4099}, {0, 16}, {5, 7}}) {
             float[] data = scaled(numel(shape), 3f);
             for (int i = 0; i < data.length; i++) data[i] += 5f; // an offset mean, as real activations
             Tensor[] x = pair(data, shape);

@@ -91,7 +91,8 @@ public final class SLatFlowModel extends Module implements FlowModel {
         Tensor feats = F.add(h.feats(), pos);
         RowLayout layout = h.structure().layout();
         int l = cond.size(1);
-        Tensor ctx = F.reshape(cond, b * l, cfg.condChannels());
+        // the condition rows only feed the blocks' kv projections: cast once to their GEMM type, not once per block
+        Tensor ctx = F.cast(F.reshape(cond, b * l, cfg.condChannels()), F.matmulInputType(cond));
         RowLayout ctxLayout = RowLayout.uniform(b, l);
         for (ModulatedCrossBlock block : blocks) {
             Tensor in = feats, e = emb;

@@ -79,7 +79,8 @@ public final class SparseStructureFlowModel extends Module implements FlowModel 
         if (sharedAdaLN != null) emb = sharedAdaLN.forward(F.silu(emb));
         RowLayout layout = RowLayout.uniform(b, tokens);
         int l = cond.size(1);
-        Tensor ctx = F.reshape(cond, b * l, cfg.condChannels());
+        // the condition rows only feed the blocks' kv projections: cast once to their GEMM type, not once per block
+        Tensor ctx = F.cast(F.reshape(cond, b * l, cfg.condChannels()), F.matmulInputType(cond));
         RowLayout ctxLayout = RowLayout.uniform(b, l);
         for (ModulatedCrossBlock block : blocks) {
             Tensor in = h, e = emb;
