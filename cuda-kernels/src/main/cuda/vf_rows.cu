@@ -210,6 +210,21 @@ __global__ void normalize_vec_kernel(const float* x, float* xhat, float* rstd, l
     }
 }
 
+// Writes w * xhat + b for a register-resident row (v, its mean and rstd): the output half of norm_affine_vec_kernel
+// and residual_norm_vec_kernel, so both round exactly like normalize + fma.
+template <int NV, typename O>
+__device__ __forceinline__ void store_affine_vec(const float4 (&v)[NV], float mean, float rs, const float* pw,
+                                                 const float* pb, O* q, int lane) {
+#pragma unroll
+    for (int j = 0; j < NV; j++) {
+        int c = 4 * (lane + 32 * j);
+        store4<O>(q + c, __fadd_rn(__fmul_rn((v[j].x - mean) * rs, pw[c]), pb[c]),
+                  __fadd_rn(__fmul_rn((v[j].y - mean) * rs, pw[c + 1]), pb[c + 1]),
+                  __fadd_rn(__fmul_rn((v[j].z - mean) * rs, pw[c + 2]), pb[c + 2]),
+                  __fadd_rn(__fmul_rn((v[j].w - mean) * rs, pw[c + 3]), pb[c + 3]));
+    }
+}
+
 template <int NV, typename O>
 __global__ void norm_affine_vec_kernel(const float* x, O* out, const float* w, const float* b, long long rows,
                                        long long groupRows, long long wG, long long wR, long long bG, long long bR,
@@ -222,17 +237,61 @@ __global__ void norm_affine_vec_kernel(const float* x, O* out, const float* w, c
         float mean, rs;
         row_moments_vec<NV>(v, (float)cols, eps, mean, rs);
         long long gi = r / groupRows, i = r - gi * groupRows;
-        const float* pw = w + gi * wG + i * wR;  // any alignment: read as scalars (they stay in cache across rows)
-        const float* pb = b + gi * bG + i * bR;
-        O* q = out + r * cols;
+        // w and b in any alignment: read as scalars (they stay in cache across rows)
+        store_affine_vec<NV, O>(v, mean, rs, w + gi * wG + i * wR, b + gi * bG + i * bR, out + r * cols, lane);
+    }
+}
+
+// Four consecutive values of a branch output as f32 (16 bytes of f32, 8 of bf16/f16).
+template <typename H> __device__ __forceinline__ float4 load4f(const H* p);
+template <> __device__ __forceinline__ float4 load4f<float>(const float* p) { return *reinterpret_cast<const float4*>(p); }
+template <> __device__ __forceinline__ float4 load4f<__nv_bfloat16>(const __nv_bfloat16* p) {
+    uint2 u = *reinterpret_cast<const uint2*>(p);
+    float2 a = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162*>(&u.x)), b = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162*>(&u.y));
+    return make_float4(a.x, a.y, b.x, b.y);
+}
+template <> __device__ __forceinline__ float4 load4f<__half>(const __half* p) {
+    uint2 u = *reinterpret_cast<const uint2*>(p);
+    float2 a = __half22float2(*reinterpret_cast<__half2*>(&u.x)), b = __half22float2(*reinterpret_cast<__half2*>(&u.y));
+    return make_float4(a.x, a.y, b.x, b.y);
+}
+
+// The residual update and the next layer norm in one pass: x1 = gate ? h * gate + x : x + h (rounded as fma / add),
+// written out in f32, then w * normalize(x1) + b in O, the statistics taken from the registers holding x1. Rows,
+// groups and strides as norm_affine_vec_kernel; the gate [.., C] indexes like w.
+template <int NV, typename H, typename O>
+__global__ void residual_norm_vec_kernel(const float* x, const H* h, const float* gate, float* x1, O* out,
+                                         const float* w, const float* b, long long rows, long long groupRows,
+                                         long long gG, long long gR, long long wG, long long wR, long long bG,
+                                         long long bR, float eps) {
+    const int lane = threadIdx.x & 31;
+    const long long cols = 128LL * NV;
+    for (long long r = blockIdx.x * (blockDim.x / 32LL) + threadIdx.x / 32; r < rows; r += gridDim.x * (blockDim.x / 32LL)) {
+        float4 v[NV];
+        load_row_vec<NV>(x + r * cols, lane, v);
+        long long gi = r / groupRows, i = r - gi * groupRows;
+        const float* pg = gate ? gate + gi * gG + i * gR : nullptr;
+        const H* ph = h + r * cols;
 #pragma unroll
         for (int j = 0; j < NV; j++) {
             int c = 4 * (lane + 32 * j);
-            store4<O>(q + c, __fadd_rn(__fmul_rn((v[j].x - mean) * rs, pw[c]), pb[c]),
-                      __fadd_rn(__fmul_rn((v[j].y - mean) * rs, pw[c + 1]), pb[c + 1]),
-                      __fadd_rn(__fmul_rn((v[j].z - mean) * rs, pw[c + 2]), pb[c + 2]),
-                      __fadd_rn(__fmul_rn((v[j].w - mean) * rs, pw[c + 3]), pb[c + 3]));
+            float4 u = load4f<H>(ph + c);
+            if (pg) {
+                v[j].x = __fadd_rn(__fmul_rn(u.x, pg[c]), v[j].x);
+                v[j].y = __fadd_rn(__fmul_rn(u.y, pg[c + 1]), v[j].y);
+                v[j].z = __fadd_rn(__fmul_rn(u.z, pg[c + 2]), v[j].z);
+                v[j].w = __fadd_rn(__fmul_rn(u.w, pg[c + 3]), v[j].w);
+            } else {
+                v[j].x = __fadd_rn(v[j].x, u.x);
+                v[j].y = __fadd_rn(v[j].y, u.y);
+                v[j].z = __fadd_rn(v[j].z, u.z);
+                v[j].w = __fadd_rn(v[j].w, u.w);
+            }
+            store4<float>(x1 + r * cols + c, v[j].x, v[j].y, v[j].z, v[j].w);
         }
+        float mean, rs;
+        row_moments_vec<NV>(v, (float)cols, eps, mean, rs);
+        store_affine_vec<NV, O>(v, mean, rs, w + gi * wG + i * wR, b + gi * bG + i * bR, out + r * cols, lane);
     }
 }
 
@@ -456,6 +515,36 @@ int vf_norm_affine(long long x, long long out, int outType, long long w, long lo
     if (outType == VF_BF16) VF_NA(__nv_bfloat16);
     if (outType == VF_F16) VF_NA(__half);
 #undef VF_NA
+    return (int)cudaErrorInvalidValue;
+}
+
+int vf_residual_norm(long long x, long long h, int hType, long long gate, long long x1, long long out, int outType,
+                     long long w, long long b, long long rows, long long cols, long long groupRows, long long gG,
+                     long long gR, long long wG, long long wR, long long bG, long long bR, float eps, long long stream) {
+    if (groupRows < 1) return (int)cudaErrorInvalidValue;
+    int nv = norm_vec_width(x, cols);
+    int hb = hType == VF_F32 ? 16 : 8;  // bytes of 4 branch values
+    if (!nv || rows == 0 || out % 16 != 0 || x1 % 16 != 0 || h % hb != 0) return -1;
+    cudaStream_t st = VF_STREAM(stream);
+#define VF_RN(H, O)                                                                                                  \
+    do {                                                                                                             \
+        VF_NV_SWITCH(nv, (residual_norm_vec_kernel<NV, H, O><<<row_blocks(rows, 32), BLOCK, 0, st>>>(                \
+                             VF_PTR(const float, x), VF_PTR(const H, h), VF_PTR(const float, gate), VF_PTR(float, x1), \
+                             VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), rows, groupRows, gG, gR, \
+                             wG, wR, bG, bR, eps)));                                                                 \
+        return vf_launch_status();                                                                                   \
+    } while (0)
+#define VF_RN_OUT(H)                                    \
+    do {                                                \
+        if (outType == VF_F32) VF_RN(H, float);         \
+        if (outType == VF_BF16) VF_RN(H, __nv_bfloat16); \
+        if (outType == VF_F16) VF_RN(H, __half);        \
+    } while (0)
+    if (hType == VF_F32) VF_RN_OUT(float);
+    if (hType == VF_BF16) VF_RN_OUT(__nv_bfloat16);
+    if (hType == VF_F16) VF_RN_OUT(__half);
+#undef VF_RN_OUT
+#undef VF_RN
     return (int)cudaErrorInvalidValue;
 }
 

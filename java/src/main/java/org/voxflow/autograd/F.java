@@ -363,6 +363,16 @@ public final class F {
         return cast(fma(normalize(x, eps), w, b), out);
     }
 
+    /**
+     * {x1, normalizeAffine(x1, eps, w, b, out)} with x1 = gate == null ? x + h : h * gate + x: a residual update and the
+     * next layer norm (one pass on GPUs).
+     */
+    public static Tensor[] residualNormAffine(Tensor x, Tensor h, Tensor gate, float eps, Tensor w, Tensor b, DType out) {
+        if (plain(x, h, gate, w, b)) return be(x).residualNormAffine(x, h, gate, eps, w, b, out);
+        Tensor x1 = gate == null ? add(x, h) : fma(h, gate, x);
+        return new Tensor[] {x1, normalizeAffine(x1, eps, w, b, out)};
+    }
+
     /** l2Normalize(x, eps) * weight (null: none) rounded to out. */
     public static Tensor l2Normalize(Tensor x, float eps, Tensor weight, DType out) {
         if (plain(x, weight)) return be(x).l2Normalize(x, eps, weight, out);

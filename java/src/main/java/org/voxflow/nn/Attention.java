@@ -37,7 +37,10 @@ public final class Attention extends Module {
     }
 
     /** Self-attention over x [N, C] with instances cu[b]..cu[b+1]. */
-    public Tensor forward(Tensor x, int[] cu) {
+    public Tensor forward(Tensor x, int[] cu) { return forward(x, cu, DType.F32); }
+
+    /** Self-attention with its output projection rounded to out. */
+    public Tensor forward(Tensor x, int[] cu, DType out) {
         if (!self) throw new IllegalStateException("cross-attention needs a context");
         int n = x.size(0);
         DType act = F.matmulInputType(x);
@@ -45,11 +48,14 @@ public final class Attention extends Module {
         Tensor q = F.squeeze(F.slice(qkv, 1, 0, 1), 1);
         Tensor k = F.squeeze(F.slice(qkv, 1, 1, 2), 1);
         Tensor v = F.squeeze(F.slice(qkv, 1, 2, 3), 1);
-        return attend(q, k, v, cu, cu, n, act);
+        return attend(q, k, v, cu, cu, n, act, out);
     }
 
     /** Cross-attention of x [N, C] (instances cu) to ctx [Nc, Cc] (instances cuCtx). */
-    public Tensor forward(Tensor x, int[] cu, Tensor ctx, int[] cuCtx) {
+    public Tensor forward(Tensor x, int[] cu, Tensor ctx, int[] cuCtx) { return forward(x, cu, ctx, cuCtx, DType.F32); }
+
+    /** Cross-attention with its output projection rounded to out. */
+    public Tensor forward(Tensor x, int[] cu, Tensor ctx, int[] cuCtx, DType out) {
         if (self) throw new IllegalStateException("self-attention takes no context");
         int n = x.size(0), m = ctx.size(0);
         DType act = F.matmulInputType(x);
@@ -57,17 +63,17 @@ public final class Attention extends Module {
         Tensor kv = F.reshape(toKv.forward(ctx, act), m, 2, heads, headDim);
         Tensor k = F.squeeze(F.slice(kv, 1, 0, 1), 1);
         Tensor v = F.squeeze(F.slice(kv, 1, 1, 2), 1);
-        return attend(q, k, v, cu, cuCtx, n, act);
+        return attend(q, k, v, cu, cuCtx, n, act, out);
     }
 
-    private Tensor attend(Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK, int n, DType act) {
+    private Tensor attend(Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK, int n, DType act, DType out) {
         if (qNorm != null) {
             q = qNorm.forward(q, act);
             k = kNorm.forward(k, act);
         }
         // q, k, v may be strided slices of the packed projections: backends read or convert views themselves
         Tensor h = F.attention(q, k, v, cuQ, cuK, (float) (1.0 / Math.sqrt(headDim)), act);
-        return toOut.forward(F.reshape(h, n, heads * headDim));
+        return toOut.forward(F.reshape(h, n, heads * headDim), out);
     }
 
     /** Offsets of `batch` equal instances of `len` rows. */

@@ -27,6 +27,21 @@ public final class LayerNorm extends Module {
     }
 
     /**
+     * The residual update x1 = x + h (gate null) or x + h * gate, then forward(x1) rounded to out, as one op: returns
+     * {x1, normed}. Affine norms only.
+     */
+    public Tensor[] forwardResidual(Tensor x, Tensor h, Tensor gate, DType out) {
+        if (weight == null || bias == null) throw new IllegalStateException("forwardResidual needs the affine parameters");
+        return F.residualNormAffine(x, h, gate, eps, weight, bias, out);
+    }
+
+    /** The residual update, then forwardModulated(x1, onePlusScale, shift, out), as one op: {x1, normed}. */
+    public Tensor[] forwardResidualModulated(Tensor x, Tensor h, Tensor gate, Tensor onePlusScale, Tensor shift, DType out) {
+        if (weight != null || bias != null) throw new IllegalStateException("adaLN modulation follows a norm without affine parameters");
+        return F.residualNormAffine(x, h, gate, eps, onePlusScale, shift, out);
+    }
+
+    /**
      * A non-affine norm followed by adaLN modulation, forward(x) * onePlusScale + shift rounded to out, as one op
      * (scale and shift broadcast against x).
      */

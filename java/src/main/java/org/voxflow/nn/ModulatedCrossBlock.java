@@ -11,8 +11,9 @@ import org.voxflow.tensor.Tensor;
  * layer norm. With share_mod the modulation comes precomputed from the model.
  *
  * <p>Activations that only feed GEMMs or attention (the normed and modulated rows, q/k/v, attention outputs, the MLP's
- * hidden layer) are produced in {@link F#matmulInputType}: bf16 when sampling under GPU autocast, so no separate cast
- * pass runs before each GEMM; the residual stream stays f32.
+ * hidden layer) and the attention branches' outputs are produced in {@link F#matmulInputType}: bf16 when sampling
+ * under GPU autocast (PyTorch autocast's linear outputs), so no separate cast pass runs before each GEMM; the residual
+ * stream stays f32, and each attention residual update is fused with the norm after it.
  */
 public final class ModulatedCrossBlock extends Module {
     private final int channels;
@@ -47,14 +48,17 @@ public final class ModulatedCrossBlock extends Module {
                 gateMsa = layout.broadcastable(p[2]), shiftMlp = layout.broadcastable(p[3]),
                 scaleMlp = layout.broadcastable(F.add(p[4], 1f)), gateMlp = layout.broadcastable(p[5]);
         int[] cu = layout.offsets();
+        int n = x.size(0), c = x.size(1);
         DType act = F.matmulInputType(x);
         Tensor h = modulated(layout, norm1, x, shiftMsa, scaleMsa, act);
-        h = selfAttn.forward(h, cu);
-        x = gatedResidual(layout, x, h, gateMsa);
-        h = crossAttn.forward(norm2.forward(x, act), cu, ctx, ctxLayout.offsets());
-        x = F.add(x, h);
-        h = modulated(layout, norm3, x, shiftMlp, scaleMlp, act);
-        h = mlp.forward(h);
+        h = selfAttn.forward(h, cu, act);
+        // each residual update fused with the norm that reads it: {x + h gate, norm2(x + h gate)}, {x + h, norm3(..)}
+        Tensor[] r = norm2.forwardResidual(layout.byInstance(x), layout.byInstance(h), gateMsa, act);
+        x = F.reshape(r[0], n, c);
+        h = crossAttn.forward(F.reshape(r[1], n, c), cu, ctx, ctxLayout.offsets(), act);
+        r = norm3.forwardResidualModulated(layout.byInstance(x), layout.byInstance(h), null, scaleMlp, shiftMlp, act);
+        x = F.reshape(r[0], n, c);
+        h = mlp.forward(F.reshape(r[1], n, c));
         return gatedResidual(layout, x, h, gateMlp);
     }
 

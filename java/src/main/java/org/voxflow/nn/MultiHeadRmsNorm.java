@@ -1,8 +1,10 @@
 package org.voxflow.nn;
 
 import org.voxflow.autograd.F;
+import org.voxflow.autograd.Grad;
 import org.voxflow.tensor.Backend;
 import org.voxflow.tensor.DType;
+import org.voxflow.tensor.MemoryScope;
 import org.voxflow.tensor.Tensor;
 
 /**
@@ -20,8 +22,29 @@ public final class MultiHeadRmsNorm extends Module {
         this.scale = (float) Math.sqrt(headDim);
     }
 
+    /** gamma sqrt(head_dim) for sampling, reused until gamma is written in place (its storage version moves); it lives
+     *  outside memory scopes, like gamma itself. */
+    private Tensor gains;
+    private long gainsVersion;
+
     public Tensor forward(Tensor x) { return forward(x, DType.F32); }
 
     /** Rounded to out; one row kernel on GPUs (reading a q/k slice in place, gamma sqrt(head_dim) in the same pass). */
-    public Tensor forward(Tensor x, DType out) { return F.l2Normalize(x, 1e-12f, F.mul(gamma, scale), out); }
+    public Tensor forward(Tensor x, DType out) { return F.l2Normalize(x, 1e-12f, gains(x), out); }
+
+    /**
+     * gamma sqrt(head_dim): recorded (so gamma gets its gradient) while a graph is being built or a tangent rides
+     * along; otherwise the same values, computed once and kept, which spares every sampling forward one small kernel
+     * per norm.
+     */
+    private Tensor gains(Tensor x) {
+        if ((Grad.enabled() && gamma.requiresGrad()) || x.tangent() != null || gamma.tangent() != null) return F.mul(gamma, scale);
+        long v = gamma.storage().version();
+        if (gains == null || gains.storage().isClosed() || v != gainsVersion) {
+            if (gains != null && !gains.storage().isClosed()) gains.close();
+            gains = MemoryScope.outside(() -> F.mul(F.detach(gamma), scale));
+            gainsVersion = v;
+        }
+        return gains;
+    }
 }

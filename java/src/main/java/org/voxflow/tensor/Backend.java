@@ -174,6 +174,16 @@ public interface Backend {
     }
 
     /**
+     * A residual update followed by the next layer norm: x1 = gate == null ? x + h : h * gate + x (each rounded as the
+     * ops {@link #binary} ADD or {@link #fma} round), then {@link #normalizeAffine}(x1, eps, w, b, out). Returns
+     * {x1, normed}. h (a branch output) may come in a 16-bit type; gate, w and b broadcast against x.
+     */
+    default Tensor[] residualNormAffine(Tensor x, Tensor h, Tensor gate, float eps, Tensor w, Tensor b, DType out) {
+        Tensor x1 = gate == null ? binary(BinaryOp.ADD, x, h) : fma(h, gate, x);
+        return new Tensor[] {x1, normalizeAffine(x1, eps, w, b, out)};
+    }
+
+    /**
      * l2Normalize(x, eps) * weight (weight broadcast against x, or null for none), rounded to out: TRELLIS's multi-head
      * RMS norm of q and k.
      */

@@ -525,37 +525,69 @@ public final class CudaBackend implements Backend {
     }
 
     /**
+     * How a per-row operand (a [B, 1, C] modulation chunk, a [C] weight, per-row [N, C] values) of a row kernel over x
+     * [.., C] (rank <= 3) is addressed: {groupRows, G, R} with row r = (r / groupRows, r % groupRows) reading
+     * t + g * G + i * R, its channels contiguous; null when t does not broadcast to x that way (or is not f32 here).
+     */
+    private long[] rowOperand(Tensor t, int[] shape) {
+        int r = shape.length;
+        if (r < 1 || r > 3 || t.dtype() != DType.F32 || !mine(t) || !Arrays.equals(Shapes.broadcast(shape, t.shape()), shape))
+            return null;
+        long[] st = t.expand(shape).strides();
+        if (shape[r - 1] > 1 && st[r - 1] != 1) return null;
+        if (r == 3) return new long[] {Math.max(shape[1], 1), st[0], st[1]};
+        if (r == 2) return new long[] {Math.max(shape[0], 1), 0, st[0]};
+        return new long[] {1, 0, 0};
+    }
+
+    /**
      * Layer norm with its modulation or affine parameters in one row kernel, out written in its type. w and b
      * broadcast against x of rank <= 3 with unit stride along the channels ([B, 1, C] chunks of the adaLN output,
      * [C] weights, per-row [N, C]); other cases compose.
      */
     @Override public Tensor normalizeAffine(Tensor x, float eps, Tensor w, Tensor b, DType out) {
-        int r = x.dim();
         int[] shape = x.shape();
-        if (r < 1 || r > 3 || x.numel() == 0 || !out.isFloating() || !w.dtype().isFloating() || !b.dtype().isFloating()
-                || !Arrays.equals(Shapes.broadcast(Shapes.broadcast(shape, w.shape()), b.shape()), shape))
-            return Backend.super.normalizeAffine(x, eps, w, b, out);
-        Tensor wf = f32(w), bf = f32(b);
-        long[] ws = wf.expand(shape).strides(), bs = bf.expand(shape).strides();
-        long cols = shape[r - 1];
-        if (cols > 1 && (ws[r - 1] != 1 || bs[r - 1] != 1)) {
-            release(wf, w);
-            release(bf, b);
-            return Backend.super.normalizeAffine(x, eps, w, b, out);
-        }
-        long groupRows = 1, wG = 0, wR = 0, bG = 0, bR = 0;
-        if (r == 3) { groupRows = Math.max(shape[1], 1); wG = ws[0]; wR = ws[1]; bG = bs[0]; bR = bs[1]; }
-        else if (r == 2) { groupRows = Math.max(shape[0], 1); wR = ws[0]; bR = bs[0]; }
+        long[] wl = rowOperand(w, shape), bl = rowOperand(b, shape);
+        if (wl == null || bl == null || x.numel() == 0 || !out.isFloating()) return Backend.super.normalizeAffine(x, eps, w, b, out);
+        long cols = shape[shape.length - 1];
         Tensor xf = dense(f32(x), DType.F32);
         try {
             Tensor y = empty(out, shape);
-            check(VoxKernels.vf_norm_affine(addr(xf), addr(y), out.ordinal(), addr(wf), addr(bf), rowsOf(x, cols), cols,
-                    groupRows, wG, wR, bG, bR, eps, stream), "vf_norm_affine");
+            check(VoxKernels.vf_norm_affine(addr(xf), addr(y), out.ordinal(), addr(w), addr(b), rowsOf(x, cols), cols,
+                    wl[0], wl[1], wl[2], bl[1], bl[2], eps, stream), "vf_norm_affine");
             return y;
         } finally {
             release(xf, x);
-            release(wf, w);
-            release(bf, b);
+        }
+    }
+
+    /**
+     * The residual update and the next norm in one register-resident row kernel (widths that are multiples of 128 up
+     * to 2048, the transformer's); h is read in its own type (a bf16 branch output under autocast). Other cases compose.
+     */
+    @Override public Tensor[] residualNormAffine(Tensor x, Tensor h, Tensor gate, float eps, Tensor w, Tensor b, DType out) {
+        int[] shape = x.shape();
+        long[] wl = rowOperand(w, shape), bl = rowOperand(b, shape), gl = gate == null ? new long[3] : rowOperand(gate, shape);
+        if (wl == null || bl == null || gl == null || x.numel() == 0 || !out.isFloating() || !h.dtype().isFloating()
+                || !Arrays.equals(h.shape(), shape) || !mine(h))
+            return Backend.super.residualNormAffine(x, h, gate, eps, w, b, out);
+        long cols = shape[shape.length - 1];
+        Tensor xf = dense(f32(x), DType.F32), hd = dense(h, h.dtype());
+        Tensor x1 = empty(DType.F32, shape), y = empty(out, shape);
+        try {
+            int rc = VoxKernels.vf_residual_norm(addr(xf), addr(hd), h.dtype().ordinal(), gate == null ? 0 : addr(gate), addr(x1),
+                    addr(y), out.ordinal(), addr(w), addr(b), rowsOf(x, cols), cols, wl[0], gl[1], gl[2], wl[1], wl[2], bl[1], bl[2],
+                    eps, stream);
+            if (rc == -1) { // not the register path's width or alignment
+                x1.close();
+                y.close();
+                return Backend.super.residualNormAffine(x, h, gate, eps, w, b, out);
+            }
+            check(rc, "vf_residual_norm");
+            return new Tensor[] {x1, y};
+        } finally {
+            release(xf, x);
+            release(hd, h);
         }
     }
 

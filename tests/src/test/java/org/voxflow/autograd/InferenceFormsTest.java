@@ -76,7 +76,8 @@ class InferenceFormsTest {
                     try (var g = Grad.noGrad()) {
                         f32 = forms(x, scale, shift, w, b, lw, lb, q, k, v, gamma, cuQ, cuK, DType.F32);
                     }
-                    assertBits("form " + i + " is the cast of f32", be.cast(f32[i], out), plain[i]);
+                    Tensor expected = plain[i].dtype() == DType.F32 ? f32[i] : be.cast(f32[i], out);
+                    assertBits("form " + i + " is the cast of f32", expected, plain[i]);
                 }
             }
         }
@@ -91,7 +92,26 @@ class InferenceFormsTest {
             F.linearGelu(x, lw, lb, out),
             F.l2Normalize(q, 1e-12f, gamma, out),
             F.l2Normalize(q, 1e-12f, null, out),
-            F.attention(q, k, v, cuQ, cuK, 0.3f, out)};
+            F.attention(q, k, v, cuQ, cuK, 0.3f, out),
+            F.residualNormAffine(x, F.mul(x, 0.5f), scale, 1e-6f, w, b, out)[0],
+            F.residualNormAffine(x, F.mul(x, 0.5f), scale, 1e-6f, w, b, out)[1],
+            F.residualNormAffine(x, F.mul(x, -0.25f), null, 1e-6f, F.add(scale, 1f), shift, out)[1]};
+    }
+
+    /** The RMS norm's cached gains follow in-place writes of gamma, and recording still gives gamma its gradient. */
+    @Test void rmsNormGainsFollowGamma() {
+        var norm = new org.voxflow.nn.MultiHeadRmsNorm(be, 8, 2);
+        Tensor x = randn(5, 2, 8);
+        for (int round = 0; round < 2; round++) {
+            be.assign(norm.gamma, randn(2, 8));
+            Tensor expected = F.mul(F.l2Normalize(x, 1e-12f), F.mul(norm.gamma, (float) Math.sqrt(8)));
+            try (var g = Grad.noGrad()) {
+                assertBits("sampling, gamma write " + round, expected, norm.forward(x));
+            }
+        }
+        norm.gamma.setRequiresGrad(true);
+        Grad.backward(F.sum(norm.forward(x), new int[] {0, 1, 2}, false));
+        assertNotNull(norm.gamma.grad(), "gamma's gradient while recording");
     }
 
     /** The cast's gradient is the identity: a bf16 form differentiates exactly like its f32 composition. */

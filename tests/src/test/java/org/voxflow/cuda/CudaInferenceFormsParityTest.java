@@ -68,6 +68,30 @@ class CudaInferenceFormsParityTest extends GpuParityBase {
                 gpu.normalizeAffine(wide[1], 1e-6f, w[1], bias[1], DType.F32), 1e-5, 1e-5);
     }
 
+    /** The fused residual + norm against fma / add then normalizeAffine on the GPU, branch outputs f32 and bf16. */
+    @Test void residualNormMatchesTheComposition() {
+        for (int c : new int[] {96, 256, 1024}) {
+            int b = 2, l = 45;
+            Tensor x = gpu.fromFloats(randn(b * l * c), b, l, c), mod = gpu.fromFloats(randn(b * 6 * c), b, 6 * c);
+            Tensor[] chunks = F.chunk(mod, 6, 1);
+            Tensor gate = chunks[2].unsqueeze(1), scale = chunks[4].unsqueeze(1), shift = chunks[3].unsqueeze(1);
+            Tensor w = gpu.fromFloats(randn(c), c), bias = gpu.fromFloats(randn(c), c);
+            for (DType hType : new DType[] {DType.F32, DType.BF16})
+                for (DType out : new DType[] {DType.F32, DType.BF16}) {
+                    Tensor h = gpu.cast(gpu.fromFloats(randn(b * l * c), b, l, c), hType);
+                    String what = "c=" + c + " h " + hType + " out " + out;
+                    Tensor[] fused = gpu.residualNormAffine(x, h, gate, 1e-6f, w, bias, out);
+                    Tensor x1 = gpu.fma(h, gate, x);
+                    assertBits("gated x1 " + what, x1, fused[0]);
+                    assertBits("gated norm " + what, gpu.normalizeAffine(x1, 1e-6f, w, bias, out), fused[1]);
+                    fused = gpu.residualNormAffine(x, h, null, 1e-6f, scale, shift, out);
+                    x1 = gpu.binary(org.voxflow.tensor.BinaryOp.ADD, x, h);
+                    assertBits("plain x1 " + what, x1, fused[0]);
+                    assertBits("modulated norm " + what, gpu.normalizeAffine(x1, 1e-6f, scale, shift, out), fused[1]);
+                }
+        }
+    }
+
     @Test void weightedL2NormalizeReadsSlicesAndWritesItsType() {
         int n = 45, h = 6, d = 64;
         Tensor[] qkv = randnPair(n, 3, h, d), gamma = randnPair(h, d);

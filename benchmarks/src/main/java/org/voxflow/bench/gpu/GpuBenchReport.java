@@ -246,7 +246,7 @@ public final class GpuBenchReport {
             double s2 = ours("sampling", "sampler=student2", "precision=" + prec);
             String label = switch (prec) {
                 case "autocast" -> "bf16 autocast";
-                case "autocast-graph" -> "bf16 autocast, stage 1 graph";
+                case "autocast-graph" -> "bf16 autocast, CUDA graphs";
                 default -> "tf32";
             };
             sb.append(String.format(Locale.ROOT, srow, label, "teacher 25 steps x 2 stages, CFG 5 / 3", GpuBench.fmt(teacher), "1.00x", "1x"));

@@ -15,6 +15,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.voxflow.autograd.F;
 import org.voxflow.autograd.Grad;
 import org.voxflow.nn.InferenceScope;
 import org.voxflow.nn.ModulatedCrossBlock;
@@ -28,7 +29,9 @@ import org.voxflow.tensor.Tensor;
  * norm) on the tokens of the fixed ~20k-voxel structure after the 2x downsampling ({@link GpuBench#shell()}: 4,256
  * tokens) with 1374 condition tokens, run as SLatFlowModel runs them (each block in an inference scope). ms per
  * pass of all 24 blocks; the sparse input/output convolution blocks are not included (they are in the full
- * two-stage sampling benchmark).
+ * two-stage sampling benchmark). The blocks see only token rows, so -Dvoxflow.bench.trunkTokens=N runs N random
+ * tokens instead (the issue's target is stated at ~4,640; torch_baselines.py --trunk-tokens N matches it). The
+ * condition rows are cast to the GEMM input type once per pass, as the model does.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -37,7 +40,9 @@ import org.voxflow.tensor.Tensor;
 @Warmup(iterations = 1, time = 1)
 @Measurement(iterations = 3, time = 1)
 public class Stage2TrunkBenchmark {
-    @Param({"f32", "tf32", "autocast"})
+    /** autocast-graph: the 24-block pass recorded once as a CUDA graph and replayed, as stage-2 sampling can (its voxel
+     *  structure, hence the token count, is fixed for all steps: see RecordedSampling). */
+    @Param({"f32", "tf32", "autocast", "autocast-graph"})
     public String precision;
 
     private Backend be;
@@ -46,9 +51,14 @@ public class Stage2TrunkBenchmark {
     private RowLayout layout, ctxLayout;
     private int tokens;
     private AutoCloseable prec;
+    private org.voxflow.tensor.Recording graph;
+    private Tensor out;
     private final GpuBench.Meter meter = new GpuBench.Meter();
 
-    static int tokens() { return GpuBench.shell().downsample2().rows(); }
+    static int tokens() {
+        int n = Integer.getInteger("voxflow.bench.trunkTokens", 0);
+        return n > 0 ? n : GpuBench.shell().downsample2().rows();
+    }
 
     @Setup(Level.Trial)
     public void setup() {
@@ -62,7 +72,24 @@ public class Stage2TrunkBenchmark {
         layout = RowLayout.uniform(1, tokens);
         ctxLayout = RowLayout.uniform(1, l);
         prec = GpuBench.precision(be, precision);
+        if (precision.endsWith("-graph")) {
+            out = MemoryScope.outside(() -> be.zeros(org.voxflow.tensor.DType.F32, tokens, ch));
+            pass(); // unrecorded first: casts, cuBLASLt plans, kernel attributes
+            graph = be.record(this::pass);
+        }
         GpuBench.sync(be);
+    }
+
+    /** One pass of the 24 blocks into out (the recorded body). */
+    private void pass() {
+        try (var ng = Grad.noGrad(); MemoryScope s = MemoryScope.open()) {
+            Tensor h = x, c = F.cast(ctx, F.matmulInputType(ctx));
+            for (ModulatedCrossBlock block : blocks) {
+                Tensor in = h;
+                h = InferenceScope.run(() -> block.forward(in, layout, emb, c, ctxLayout));
+            }
+            be.assign(out, h);
+        }
     }
 
     @Setup(Level.Iteration)
@@ -71,11 +98,17 @@ public class Stage2TrunkBenchmark {
     @Benchmark
     public void trunk() {
         long t0 = System.nanoTime();
+        if (graph != null) {
+            graph.replay();
+            GpuBench.sync(be);
+            meter.add(System.nanoTime() - t0, 1);
+            return;
+        }
         try (var ng = Grad.noGrad(); MemoryScope s = MemoryScope.open()) {
-            Tensor h = x;
+            Tensor h = x, c = F.cast(ctx, F.matmulInputType(ctx));
             for (ModulatedCrossBlock block : blocks) {
                 Tensor in = h;
-                h = InferenceScope.run(() -> block.forward(in, layout, emb, ctx, ctxLayout));
+                h = InferenceScope.run(() -> block.forward(in, layout, emb, c, ctxLayout));
             }
             GpuBench.sync(be);
         }
@@ -90,6 +123,8 @@ public class Stage2TrunkBenchmark {
 
     @TearDown(Level.Trial)
     public void tearDown() throws Exception {
+        if (graph != null) graph.close();
+        if (out != null) out.close();
         prec.close();
         x.close();
         emb.close();
