@@ -295,8 +295,8 @@ static bool check_case(const Case& c, unsigned seed) {
         blse = loose(lseRh);
     }
 
-    // each case twice: the build's default grid, and a persistent grid of 3 blocks (many work items per block:
-    // the Q buffers, the K/V ring and the warpgroups' turn-taking carried from one item into the next)
+    // each case twice: the build's default grid, and (batch 1) a persistent grid of 3 blocks (many work items per
+    // block: the Q buffers, the K/V ring and the warpgroups' turn-taking carried from one item into the next)
     bool allOk = true;
     for (int mode = 0; mode < 2; mode++) {
         vf_flash_sm90_grid_mode(mode == 0 ? 0 : 2, mode == 0 ? 0 : 3);
@@ -528,6 +528,12 @@ int main(int argc, char** argv) {
         // several full query tiles per instance and head (warpgroups taking turns, from one item into the next)
         add({"multi-tile", 2, 64, VF_BF16, {400, 192, 5}, {300, 1, 129}, false, 0, 8, 8, false});
         add({"multi-tile d128", 1, 128, VF_F16, {300, 128}, {200, 70}, false, 8, 0, 0, true});
+        // batch 1 (the persistent schedule: full tiles round-robin, then the partial last tiles; on the 3-block grid
+        // below with r = F % 3 > 0 and = 0, partial tiles with one and with every consumer warpgroup, no keys)
+        add({"batch-1 self", 2, 64, VF_BF16, {1000}, {1000}, true, 8, 0, 8, false});
+        add({"batch-1 cross, full partial", 3, 64, VF_F16, {550}, {77}, false, 0, 8, 0, true});
+        add({"batch-1 no keys", 4, 64, VF_BF16, {500}, {0}, false, 0, 0, 8, false});
+        add({"batch-1 d128", 2, 128, VF_BF16, {300}, {200}, false, 0, 0, 0, true});
         if (!small) {
             for (int dtype : {VF_BF16, VF_F16})
                 for (int D : {64, 128}) {

@@ -69,6 +69,9 @@ using namespace vfa;
 #ifndef VF_S90_GRID
 #define VF_S90_GRID 2
 #endif
+#ifndef VF_S90_TILE_SLOW
+#define VF_S90_TILE_SLOW 0
+#endif
 constexpr int S90_QB = VF_S90_QB;
 
 template <int NWG_, int BK_, int ST_> struct S90Shape {
@@ -301,20 +304,62 @@ template <> __device__ __forceinline__ void store2<__half>(__half* p, float a, f
     *reinterpret_cast<unsigned*>(p) = pack2<__half>(a, b);
 }
 
-#pragma nv_diag_default 177
-
-// Work items: (query tile x, instance b, head h), numbered with the tile slowest (all heads' and instances' tile 0
-// first, the short last tiles at the end). With a persistent grid each block takes items blockIdx.x,
-// blockIdx.x + gridDim.x, ... in that order; with one block per item (gridDim.x == items) each takes one.
+// Work items: (query tile x, instance b, head h). Tile grid: one block per item, blockIdx.x = x + ntx (b H + h) (the
+// tiles of one head next to each other: blocks running together share K/V; VF_S90_TILE_SLOW numbers the tile
+// slowest instead). Persistent grid (batch 1 only): gridDim.x = G blocks; the F = nfull H full tiles go round-robin
+// (full item f: head f / nfull, tile f % nfull; block c takes f = c, c + G, ...), then the S partial last tiles
+// (one a head, or none) go to the blocks (r + p % M) % G, p = 0 .. S - 1, r = F % G: with M = G - r they fill the
+// blocks that got one full tile fewer (chosen on the host when that keeps their load at most one full tile more).
+struct S90Sched {
+    int ntx;      // query tiles per instance (of the longest)
+    int persist;  // 1: the persistent schedule below (batch 1)
+    int nfull, F, S, r, M;
+    int ppart;  // the partial tiles have rows for every consumer warpgroup
+};
+// The k-th work item of this block: returns b H + h and sets x, or -1 when the block has no more.
+__device__ __forceinline__ int sched_item(const S90Sched& sc, int k, int H, int batch, int& x) {
+    if (!sc.persist) {
+        if (k > 0) return -1;
+        const int item = blockIdx.x;
+#if VF_S90_TILE_SLOW
+        x = item / (H * batch);
+        return item - x * (H * batch);
+#else
+        x = item % sc.ntx;
+        return item / sc.ntx;
+#endif
+    }
+    // read afresh at each call (volatile): the compiler keeps nothing derived from them live across the tile loop
+    int c, G;
+    asm volatile("mov.u32 %0, %%ctaid.x;\n" : "=r"(c));
+    asm volatile("mov.u32 %0, %%nctaid.x;\n" : "=r"(G));
+    const int nfc = c < sc.F ? (sc.F - 1 - c) / G + 1 : 0;  // full items of this block
+    if (k < nfc) {
+        const int f = c + k * G;
+#if VF_S90_TILE_SLOW
+        x = f / H;
+        return f - x * H;
+#else
+        x = f % sc.nfull;
+        return f / sc.nfull;
+#endif
+    }
+    const int d = (c - sc.r + G) % G;
+    if (d >= sc.M) return -1;
+    const int p = d + (k - nfc) * sc.M;
+    if (p >= sc.S) return -1;
+    x = sc.nfull;
+    return p;
+}
 struct Item {
     int q0, nq, k0, nk, h, tile0, nact, nt;
     bool live;  // the tile has query rows
 };
 template <int BQ, int BK, int NWG>
-__device__ __forceinline__ Item decode_item(int item, const VfAttnOffsets& off, int batch, int H) {
+__device__ __forceinline__ Item decode_item(int bh, int x, const VfAttnOffsets& off, int H) {
     Item it;
-    const int bh = batch * H, x = item / bh, r = item - x * bh, b = r / H;
-    it.h = r - b * H;
+    const int b = bh / H;
+    it.h = bh - b * H;
     it.q0 = off.q(b);
     it.nq = off.q(b + 1) - it.q0;
     it.k0 = off.k(b);
@@ -326,11 +371,13 @@ __device__ __forceinline__ Item decode_item(int item, const VfAttnOffsets& off, 
     return it;
 }
 
+#pragma nv_diag_default 177
+
 template <typename T, typename OutT, int D>
 __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
     flash_fwd_sm90(const T* __restrict__ q, long long qs, const T* __restrict__ k, long long ks, const T* __restrict__ v,
                    long long vs, OutT* __restrict__ out, long long os, float* __restrict__ lse,
-                   const __grid_constant__ VfAttnOffsets off, int batch, int H, int nitems, float scale2) {
+                   const __grid_constant__ VfAttnOffsets off, int batch, int H, const S90Sched sc, float scale2) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using C = S90Cfg<D>;
     constexpr int NWG = C::NWG, BK = C::BK, ST = C::ST, QB = S90_QB, BQ = 64 * NWG;
@@ -364,8 +411,11 @@ __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
     if (wg == 0) {  // ---- producer
         setmaxnreg_dec<24>();
         int g = 0, u = 0;
-        for (int item = blockIdx.x; item < nitems; item += gridDim.x) {
-            const Item it = decode_item<BQ, BK, NWG>(item, off, batch, H);
+        for (int kk = 0;; kk++) {
+            int x;
+            const int bh = sched_item(sc, kk, H, batch, x);
+            if (bh < 0) break;
+            const Item it = decode_item<BQ, BK, NWG>(bh, x, off, H);
             if (!it.live || it.nt == 0) continue;
             const int qslot = u % QB;
             if (u >= QB) mbar_wait(qempty0 + 8 * qslot, ((u / QB) - 1) & 1);
@@ -393,8 +443,11 @@ __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
         // run of such items for warpgroup 0 (arrive on barrier 1): at the item's start when the block's previous
         // item did not take turns, else at the end of that previous item, right after its last issue.
         bool prevpp = false;
-        for (int item = blockIdx.x; item < nitems; item += gridDim.x) {
-            const Item it = decode_item<BQ, BK, NWG>(item, off, batch, H);
+        for (int kk = 0;; kk++) {
+            int x;
+            const int bh = sched_item(sc, kk, H, batch, x);
+            if (bh < 0) break;
+            const Item it = decode_item<BQ, BK, NWG>(bh, x, off, H);
             const bool pp = VF_S90_PP && it.live && it.nt > 0 && it.nact == NWG;
             const int nt = it.nt;
             if (it.live && nt > 0 && w >= it.nact) {
@@ -407,10 +460,12 @@ __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
                 }
                 u++;
             } else if (it.live) {
-                bool nextpp = false;
-                if (pp && w == NWG - 1 && item + (int)gridDim.x < nitems) {
-                    const Item nx = decode_item<BQ, BK, NWG>(item + gridDim.x, off, batch, H);
-                    nextpp = nx.live && nx.nt > 0 && nx.nact == NWG;
+                // the block's next item takes turns too (persistent schedule, batch 1: the same keys; a full tile,
+                // or a partial one with rows for every consumer warpgroup)
+                int nextpp = 0;
+                if (pp && w == NWG - 1) {
+                    int xn;
+                    if (sched_item(sc, kk + 1, H, batch, xn) >= 0) nextpp = xn < sc.nfull || sc.ppart;
                 }
                 float o[D / 2];
 #pragma unroll
@@ -490,19 +545,23 @@ __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
                     g += nt;
                     u++;
                 }
-                // epilogue: rows g and g + 8 of the warp's 16
+                // epilogue: rows g and g + 8 of the warp's 16 (the item's offsets read again: fewer registers held
+                // through the tile loop)
+                int xe;
+                const int bhe = sched_item(sc, kk, H, batch, xe);
+                const Item ie = decode_item<BQ, BK, NWG>(bhe, xe, off, H);
 #pragma unroll
                 for (int r = 0; r < 2; r++) {
                     float lr = l[r];
                     lr += __shfl_xor_sync(0xffffffffu, lr, 1);
                     lr += __shfl_xor_sync(0xffffffffu, lr, 2);
-                    const int i = it.tile0 + w * 64 + warp * 16 + (lane >> 2) + 8 * r;
-                    if (i >= it.nq) continue;
-                    const float inv = it.nk == 0 ? 0.f : 1.f / lr;
-                    OutT* orow = out + (long long)(it.q0 + i) * os + it.h * D + 2 * t;
+                    const int i = ie.tile0 + w * 64 + warp * 16 + (lane >> 2) + 8 * r;
+                    if (i >= ie.nq) continue;
+                    const float inv = ie.nk == 0 ? 0.f : 1.f / lr;
+                    OutT* orow = out + (long long)(ie.q0 + i) * os + ie.h * D + 2 * t;
 #pragma unroll
                     for (int c = 0; c < D / 8; c++) store2<OutT>(orow + 8 * c, o[4 * c + 2 * r] * inv, o[4 * c + 2 * r + 1] * inv);
-                    if (t == 0) lse[(long long)(it.q0 + i) * H + it.h] = it.nk == 0 ? -INFINITY : (m[r] + __log2f(lr)) * LN2;
+                    if (t == 0) lse[(long long)(ie.q0 + i) * H + ie.h] = ie.nk == 0 ? -INFINITY : (m[r] + __log2f(lr)) * LN2;
                 }
             }
             prevpp = pp;
@@ -526,11 +585,13 @@ int launch(const void* q, long long qs, const void* k, long long ks, const void*
     const void* fn = (const void*)flash_fwd_sm90<T, OutT, D>;
     int err = vf_smem_attribute(fn, smem, ready);
     if (err) return err;
-    const long long items = (long long)((maxQ + BQ - 1) / BQ) * heads * batch;
+    const int ntx = (maxQ + BQ - 1) / BQ;
+    const long long items = (long long)ntx * heads * batch;
     if (items > 0x7fffffff) return -1;
+    S90Sched sc = {ntx, 0, 0, 0, 0, 0, 1, 0};
     int grid = (int)items;
     const int mode = g_grid_mode ? g_grid_mode : VF_S90_GRID;
-    if (mode == 2) {
+    if (mode == 2 && batch == 1) {
         int dev = 0;
         cudaError_t e = cudaGetDevice(&dev);
         if (e != cudaSuccess) return (int)e;
@@ -543,11 +604,27 @@ int launch(const void* q, long long qs, const void* k, long long ks, const void*
             if (dev >= 0 && dev < 64) __atomic_store_n(&slots[dev], n, __ATOMIC_RELAXED);
         }
         if (g_grid_cap > 0) n = std::min(n, g_grid_cap);
-        grid = (int)std::min<long long>(items, n);
+        if (items > n) {  // more than one round: persistent (else the tile grid is the same thing)
+            const int G = n, rows = maxQ % BQ;
+            sc.persist = 1;
+            sc.nfull = maxQ / BQ;
+            sc.F = sc.nfull * heads;
+            sc.S = rows ? heads : 0;
+            sc.r = sc.F % G;
+            sc.M = G;
+            sc.ppart = rows > 64 * (C::NWG - 1);
+            if (sc.r > 0 && sc.S > 0) {
+                // the blocks with one full tile fewer take the partial tiles when each gets one, or two of at most
+                // a third of a tile; else the partial tiles go round-robin on from there
+                const int per = (sc.S + (G - sc.r) - 1) / (G - sc.r);
+                if (per == 1 || (per == 2 && 3 * rows <= BQ)) sc.M = G - sc.r;
+            }
+            grid = G;
+        }
     }
     flash_fwd_sm90<T, OutT, D><<<grid, THREADS, smem, st>>>(
         static_cast<const T*>(q), qs, static_cast<const T*>(k), ks, static_cast<const T*>(v), vs, static_cast<OutT*>(out),
-        os, lse, off, batch, heads, (int)items, scale * LOG2E);
+        os, lse, off, batch, heads, sc, scale * LOG2E);
     return vf_launch_status();
 }
 
