@@ -4,18 +4,23 @@
 //   nvcc -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -I../src/main/cuda -c ../src/main/cuda/vf_flash_sm90.cu
 //   nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -I../src/main/cuda -o flash_sm90_bench \
 //        flash_sm90_bench.cu vf_flash_sm90.o ../src/main/cuda/vf_flash.cu ../src/main/cuda/vf_attention.cu
-//   ./flash_sm90_bench [--check-only | --bench-only] [--small] [--probe] [--d 64|128]
+//   (with -DVF_BENCH_PREV and an object of the previous vf_flash_sm90.cu built with
+//    -Dvf_flash_fwd_sm90=vf_flash_fwd_sm90_prev, the production benchmark also times that build: "prev sm90")
+//   ./flash_sm90_bench [--check-only | --bench-only] [--small] [--probe] [--prod] [--d 64|128] [--reps N]
 //
 // Correctness: random bf16 / f16 inputs, head dims 64 and 128, awkward lengths (1, 17, 63, 65, 127, 129, 1000
 // tokens, an empty instance, cross lengths unlike the query lengths, 300 instances through device offsets), q, k, v
 // as slices of a packed [N, 3, H, D] projection or with padded token strides, out f32 or the input type with a padded
-// token stride. Outputs and lse are poisoned (all-ones bits) before every run; every element must be written and the
+// token stride, several full query tiles per instance and head, batch 1 with partial last tiles and without keys,
+// and (loose) the production shapes. Outputs and lse are poisoned (all-ones bits) before every run; every element must be written and the
 // padding between rows must stay untouched. Each element is held to the bound of flash_bench.cu (from
 // tests/.../AttentionBounds.java, inputs already rounded so uIn = 0), plus the final rounding u (|ref| + bound) (+ 2^-25
 // below f16's normal range) when out has the input type; relative RMS limits 2u (out f32), 3u (out rounded), 1e-5
 // (lse). Exit status 1 if anything fails.
 //
-// Benchmark: CUDA events around each call, warm-up, median of the reps; TFLOP/s = 4 Nq Nk H D per instance / time.
+// Benchmark: first the production shapes (batch 1, H 16, D 64, bf16 from packed projections, out bf16; --prod: only
+// these), then larger batches. Each sample: 10 back-to-back calls between two CUDA events (so the host's launch work
+// overlaps the GPU's), per call; warm-up; median; TFLOP/s = 4 Nq Nk H D per instance / time.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -295,51 +300,43 @@ static bool check_case(const Case& c, unsigned seed) {
         blse = loose(lseRh);
     }
 
-    // each case twice: the build's default grid, and (batch 1) a persistent grid of 3 blocks (many work items per
-    // block: the Q buffers, the K/V ring and the warpgroups' turn-taking carried from one item into the next)
-    bool allOk = true;
-    for (int mode = 0; mode < 2; mode++) {
-        vf_flash_sm90_grid_mode(mode == 0 ? 0 : 2, mode == 0 ? 0 : 3);
-        CK(cudaMemset(out, 0xff, outElems * esz));  // poison: NaN in either type
-        CK(cudaMemset(lse, 0xff, (size_t)o.nq * H * 4));
-        CKV(call_sm90(qd, qs, kd, ks, vd, vs, c.dtype, out, os, c.outF32, lse, o, devOffs, H, D, scale));
-        CK(cudaDeviceSynchronize());
-        vf_flash_sm90_grid_mode(0);
-        CK(cudaMemcpy(lseh.data(), lse, lseh.size() * 4, cudaMemcpyDeviceToHost));
-        std::vector<unsigned char> raw(outElems * esz);
-        CK(cudaMemcpy(raw.data(), out, raw.size(), cudaMemcpyDeviceToHost));
-        long long gapTouched = 0;
-        for (int i = 0; i < o.nq; i++)
-            for (long long e = 0; e < os; e++) {
-                size_t at = ((size_t)i * os + e) * esz;
-                if (e >= HD) {
-                    for (size_t bb = 0; bb < esz; bb++) gapTouched += raw[at + bb] != 0xff;
-                    continue;
-                }
-                float x;
-                if (c.outF32) memcpy(&x, &raw[at], 4);
-                else {
-                    unsigned short u;
-                    memcpy(&u, &raw[at], 2);
-                    x = from_bits(u, c.dtype);
-                }
-                outh[(size_t)i * HD + e] = x;
+    CK(cudaMemset(out, 0xff, outElems * esz));  // poison: NaN in either type
+    CK(cudaMemset(lse, 0xff, (size_t)o.nq * H * 4));
+    CKV(call_sm90(qd, qs, kd, ks, vd, vs, c.dtype, out, os, c.outF32, lse, o, devOffs, H, D, scale));
+    CK(cudaDeviceSynchronize());
+    CK(cudaMemcpy(lseh.data(), lse, lseh.size() * 4, cudaMemcpyDeviceToHost));
+    std::vector<unsigned char> raw(outElems * esz);
+    CK(cudaMemcpy(raw.data(), out, raw.size(), cudaMemcpyDeviceToHost));
+    long long gapTouched = 0;
+    for (int i = 0; i < o.nq; i++)
+        for (long long e = 0; e < os; e++) {
+            size_t at = ((size_t)i * os + e) * esz;
+            if (e >= HD) {
+                for (size_t bb = 0; bb < esz; bb++) gapTouched += raw[at + bb] != 0xff;
+                continue;
             }
-        Cmp co = compare(outh, outRh, bout), cl = compare(lseh, lseRh, blse);
-        const double u = c.dtype == VF_BF16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);
-        const double limO = (c.outF32 ? 2 : 3) * u, limL = 1e-5;
-        bool okO = co.ok && co.rms <= limO, okL = cl.ok && cl.rms <= limL, okG = gapTouched == 0;
-        printf("%-30s %s %s D=%3d H=%d nq=%6d nk=%6d %s%s out=%s | out err/bound %.3f rms %.2e%s | lse err/bound %.3f rms %.2e%s%s\n",
-               c.name.c_str(), mode == 0 ? "grid=dflt" : "grid=3blk", c.dtype == VF_BF16 ? "bf16" : "f16 ", D, H, o.nq, o.nk,
-               c.packed ? "packed" : "strided", big ? " devoffs" : "", c.outF32 ? "f32" : (c.dtype == VF_BF16 ? "bf16" : "f16"),
-               co.worst, co.rms, okO ? "" : " FAIL", cl.worst, cl.rms, okL ? "" : " FAIL", okG ? "" : " GAP-WRITTEN FAIL");
-        if (!okO && co.at >= 0) printf("    out worst at %lld: got %g ref %g bound %g\n", co.at, outh[co.at], outRh[co.at], bout[co.at]);
-        if (!okL && cl.at >= 0) printf("    lse worst at %lld: got %g ref %g bound %g\n", cl.at, lseh[cl.at], lseRh[cl.at], blse[cl.at]);
-        if (!okG) printf("    %lld bytes of the padding between output rows were written\n", gapTouched);
-        fflush(stdout);
-        allOk &= okO && okL && okG;
-    }
-    return allOk;
+            float x;
+            if (c.outF32) memcpy(&x, &raw[at], 4);
+            else {
+                unsigned short u;
+                memcpy(&u, &raw[at], 2);
+                x = from_bits(u, c.dtype);
+            }
+            outh[(size_t)i * HD + e] = x;
+        }
+    Cmp co = compare(outh, outRh, bout), cl = compare(lseh, lseRh, blse);
+    const double u = c.dtype == VF_BF16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);
+    const double limO = (c.outF32 ? 2 : 3) * u, limL = 1e-5;
+    bool okO = co.ok && co.rms <= limO, okL = cl.ok && cl.rms <= limL, okG = gapTouched == 0;
+    printf("%-30s %s D=%3d H=%d nq=%6d nk=%6d %s%s out=%s | out err/bound %.3f rms %.2e%s | lse err/bound %.3f rms %.2e%s%s\n",
+           c.name.c_str(), c.dtype == VF_BF16 ? "bf16" : "f16 ", D, H, o.nq, o.nk,
+           c.packed ? "packed" : "strided", big ? " devoffs" : "", c.outF32 ? "f32" : (c.dtype == VF_BF16 ? "bf16" : "f16"),
+           co.worst, co.rms, okO ? "" : " FAIL", cl.worst, cl.rms, okL ? "" : " FAIL", okG ? "" : " GAP-WRITTEN FAIL");
+    if (!okO && co.at >= 0) printf("    out worst at %lld: got %g ref %g bound %g\n", co.at, outh[co.at], outRh[co.at], bout[co.at]);
+    if (!okL && cl.at >= 0) printf("    lse worst at %lld: got %g ref %g bound %g\n", cl.at, lseh[cl.at], lseRh[cl.at], blse[cl.at]);
+    if (!okG) printf("    %lld bytes of the padding between output rows were written\n", gapTouched);
+    fflush(stdout);
+    return okO && okL && okG;
 }
 
 // ---- benchmark -----------------------------------------------------------------------------------------------------
@@ -415,8 +412,8 @@ static void bench(const char* name, int H, int D, const std::vector<int>& ql, co
 
 // The production shapes: batch 1, H 16, D 64, bf16, out bf16; self attention from a packed [N, 3, H, D] projection,
 // cross attention with dense q and k, v from a packed [Nk, 2, H, D] projection. Columns: the mma.sync kernel, the
-// previous sm90 build (when linked in), this build with its default grid, one block per tile, persistent. Rounds of
-// all columns in turn; each column's median over its samples.
+// previous sm90 build (when linked in), this build. Rounds of all columns in turn; each column's median over its
+// samples.
 static void bench_prod(const char* name, int nq, int nk, bool self, int reps) {
     const int dtype = VF_BF16, H = 16, D = 64, HD = H * D;
     Offsets o({nq}, {nk});
@@ -459,13 +456,8 @@ static void bench_prod(const char* name, int nq, int nk, bool self, int reps) {
     });
     names.push_back("prev sm90");
 #endif
-    for (int mode : {0, 1, 2}) {
-        fns.push_back([&, mode] {
-            vf_flash_sm90_grid_mode(mode);
-            CKV(call_sm90(q, qs, k, ks, v, ks, dtype, out, HD, false, lse, o, nullptr, H, D, scale));
-        });
-        names.push_back(mode == 0 ? "sm90 (build default)" : mode == 1 ? "sm90 tile grid" : "sm90 persistent");
-    }
+    fns.push_back([&] { CKV(call_sm90(q, qs, k, ks, v, ks, dtype, out, HD, false, lse, o, nullptr, H, D, scale)); });
+    names.push_back("sm90 (this build)");
     std::vector<std::vector<float>> all(fns.size());
     const int rounds = 3;
     for (int r = 0; r < rounds; r++)
@@ -473,7 +465,6 @@ static void bench_prod(const char* name, int nq, int nk, bool self, int reps) {
             auto x = samples_ms(fns[f], std::max(1, reps / rounds));
             all[f].insert(all[f].end(), x.begin(), x.end());
         }
-    vf_flash_sm90_grid_mode(0);
     printf("BENCHP %-24s", name);
     for (size_t f = 0; f < fns.size(); f++) {
         const float t = median_ms(all[f]);
@@ -528,8 +519,7 @@ int main(int argc, char** argv) {
         // several full query tiles per instance and head (warpgroups taking turns, from one item into the next)
         add({"multi-tile", 2, 64, VF_BF16, {400, 192, 5}, {300, 1, 129}, false, 0, 8, 8, false});
         add({"multi-tile d128", 1, 128, VF_F16, {300, 128}, {200, 70}, false, 8, 0, 0, true});
-        // batch 1 (the persistent schedule: full tiles round-robin, then the partial last tiles; on the 3-block grid
-        // below with r = F % 3 > 0 and = 0, partial tiles with one and with every consumer warpgroup, no keys)
+        // batch 1: partial last tiles with rows for one and for every consumer warpgroup, an instance without keys
         add({"batch-1 self", 2, 64, VF_BF16, {1000}, {1000}, true, 8, 0, 8, false});
         add({"batch-1 cross, full partial", 3, 64, VF_F16, {550}, {77}, false, 0, 8, 0, true});
         add({"batch-1 no keys", 4, 64, VF_BF16, {500}, {0}, false, 0, 0, 8, false});

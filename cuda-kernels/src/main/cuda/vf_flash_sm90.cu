@@ -28,7 +28,6 @@
 // use the unrounded f32 probabilities. An instance without keys gets zero output and lse -inf.
 #include "vf_flash_sm90.cuh"
 #include "vf_attn_common.cuh"
-#include <algorithm>
 
 namespace {
 
@@ -60,19 +59,6 @@ using namespace vfa;
 #ifndef VF_S90_PP
 #define VF_S90_PP 1
 #endif
-// Q tile buffers: 2 lets the producer load the next work item's Q tile while the consumers still read this one's.
-#ifndef VF_S90_QB
-#define VF_S90_QB 2
-#endif
-// Grid: 1 one block per (query tile, head, instance); 2 persistent (one block per SM slot looping over the tiles,
-// the K/V pipeline running on from one tile into the next).
-#ifndef VF_S90_GRID
-#define VF_S90_GRID 2
-#endif
-#ifndef VF_S90_TILE_SLOW
-#define VF_S90_TILE_SLOW 0
-#endif
-constexpr int S90_QB = VF_S90_QB;
 
 template <int NWG_, int BK_, int ST_> struct S90Shape {
     static constexpr int NWG = NWG_, BK = BK_, ST = ST_;
@@ -87,7 +73,7 @@ template <> struct S90Cfg<128> : S90Shape<VF_S90_128_NWG, VF_S90_128_BK, VF_S90_
 template <int NWG> struct ConsumerRegs { static constexpr int value = NWG == 2 ? 240 : 160; };
 template <int D> constexpr size_t s90_smem() {
     using C = S90Cfg<D>;
-    return 1024 + (size_t)2 * D * (64 * C::NWG * S90_QB + 2 * C::ST * C::BK);
+    return 1024 + (size_t)2 * D * (64 * C::NWG + 2 * C::ST * C::BK);
 }
 
 // (device helpers: the non-sm_90a passes compile the kernel's body away, and not every tile width is used)
@@ -304,327 +290,167 @@ template <> __device__ __forceinline__ void store2<__half>(__half* p, float a, f
     *reinterpret_cast<unsigned*>(p) = pack2<__half>(a, b);
 }
 
-// Work items: (query tile x, instance b, head h). Tile grid: one block per item, blockIdx.x = x + ntx (b H + h) (the
-// tiles of one head next to each other: blocks running together share K/V; VF_S90_TILE_SLOW numbers the tile
-// slowest instead). Persistent grid (batch 1 only): gridDim.x = G blocks; the F = nfull H full tiles go round-robin
-// (full item f: head f / nfull, tile f % nfull; block c takes f = c, c + G, ...), then the S partial last tiles
-// (one a head, or none) go to the blocks (r + p % M) % G, p = 0 .. S - 1, r = F % G: with M = G - r they fill the
-// blocks that got one full tile fewer (chosen on the host when that keeps their load at most one full tile more).
-struct S90Sched {
-    int ntx;      // query tiles per instance (of the longest)
-    int persist;  // 1: the persistent schedule below (batch 1)
-    int nfull, F, S, r, M;
-    int ppart;  // the partial tiles have rows for every consumer warpgroup
-};
-// The k-th work item of this block: returns b H + h and sets x, or -1 when the block has no more.
-__device__ __forceinline__ int sched_item(const S90Sched& sc, int k, int H, int batch, int& x) {
-    if (!sc.persist) {
-        if (k > 0) return -1;
-        const int item = blockIdx.x;
-#if VF_S90_TILE_SLOW
-        x = item / (H * batch);
-        return item - x * (H * batch);
-#else
-        x = item % sc.ntx;
-        return item / sc.ntx;
-#endif
-    }
-    // read afresh at each call (volatile): the compiler keeps nothing derived from them live across the tile loop
-    int c, G;
-    asm volatile("mov.u32 %0, %%ctaid.x;\n" : "=r"(c));
-    asm volatile("mov.u32 %0, %%nctaid.x;\n" : "=r"(G));
-    const int nfc = c < sc.F ? (sc.F - 1 - c) / G + 1 : 0;  // full items of this block
-    if (k < nfc) {
-        const int f = c + k * G;
-#if VF_S90_TILE_SLOW
-        x = f / H;
-        return f - x * H;
-#else
-        x = f % sc.nfull;
-        return f / sc.nfull;
-#endif
-    }
-    const int d = (c - sc.r + G) % G;
-    if (d >= sc.M) return -1;
-    const int p = d + (k - nfc) * sc.M;
-    if (p >= sc.S) return -1;
-    x = sc.nfull;
-    return p;
-}
-struct Item {
-    int q0, nq, k0, nk, h, tile0, nact, nt;
-    bool live;  // the tile has query rows
-};
-template <int BQ, int BK, int NWG>
-__device__ __forceinline__ Item decode_item(int bh, int x, const VfAttnOffsets& off, int H) {
-    Item it;
-    const int b = bh / H;
-    it.h = bh - b * H;
-    it.q0 = off.q(b);
-    it.nq = off.q(b + 1) - it.q0;
-    it.k0 = off.k(b);
-    it.nk = off.k(b + 1) - it.k0;
-    it.tile0 = x * BQ;
-    it.live = it.tile0 < it.nq;
-    it.nact = min(NWG, (it.nq - it.tile0 + 63) / 64);  // consumer warpgroups with query rows
-    it.nt = (it.nk + BK - 1) / BK;
-    return it;
-}
-
 #pragma nv_diag_default 177
 
 template <typename T, typename OutT, int D>
 __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
     flash_fwd_sm90(const T* __restrict__ q, long long qs, const T* __restrict__ k, long long ks, const T* __restrict__ v,
                    long long vs, OutT* __restrict__ out, long long os, float* __restrict__ lse,
-                   const __grid_constant__ VfAttnOffsets off, int batch, int H, const S90Sched sc, float scale2) {
+                   const __grid_constant__ VfAttnOffsets off, int H, float scale2) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using C = S90Cfg<D>;
-    constexpr int NWG = C::NWG, BK = C::BK, ST = C::ST, QB = S90_QB, BQ = 64 * NWG;
+    constexpr int NWG = C::NWG, BK = C::BK, ST = C::ST, BQ = 64 * NWG;
     constexpr uint32_t QBYTES = BQ * D * 2, KBYTES = BK * D * 2, STAGE = 2 * KBYTES;
     static_assert(BK % 16 == 0 && BK <= 256 && (D == 64 || D == 128) && NWG >= 2 && NWG <= 3, "shape");
-    // K/V ring full[ST], empty[ST]; Q buffers qfull[QB], qempty[QB] (static shared memory: also what tells the host
-    // this image is the sm_90a one)
-    __shared__ __align__(8) uint64_t bars[2 * ST + 2 * QB];
+    // full[ST], empty[ST], Q (static shared memory: also what tells the host this image is the sm_90a one)
+    __shared__ __align__(8) uint64_t bars[2 * ST + 1];
     extern __shared__ __align__(1024) unsigned char smem_raw[];
-    const uint32_t sQ = (smem_u32(smem_raw) + 1023u) & ~1023u, sKV = sQ + QB * QBYTES;
-    const uint32_t full0 = smem_u32(&bars[0]), empty0 = smem_u32(&bars[ST]);
-    const uint32_t qfull0 = smem_u32(&bars[2 * ST]), qempty0 = smem_u32(&bars[2 * ST + QB]);
+    const uint32_t sQ = (smem_u32(smem_raw) + 1023u) & ~1023u, sKV = sQ + QBYTES;
+    const uint32_t full0 = smem_u32(&bars[0]), empty0 = smem_u32(&bars[ST]), qbar = smem_u32(&bars[2 * ST]);
 
+    const int b = blockIdx.z, h = blockIdx.y;
+    const int q0 = off.q(b), nq = off.q(b + 1) - q0, k0 = off.k(b), nk = off.k(b + 1) - k0;
+    const int tile0 = blockIdx.x * BQ;
+    if (tile0 >= nq) return;
+    const int nact = min(NWG, (nq - tile0 + 63) / 64);  // consumer warpgroups with query rows
+    const int nt = (nk + BK - 1) / BK;
     const int wg = threadIdx.x >> 7, tid = threadIdx.x & 127;
     if (threadIdx.x == 0) {
-        // every consumer warp arrives on the empty barriers, also of items where its warpgroup has no rows
         for (int s = 0; s < ST; s++) {
             mbar_init(full0 + 8 * s, 128);
-            mbar_init(empty0 + 8 * s, 4 * NWG);
+            mbar_init(empty0 + 8 * s, 4 * nact);
         }
-        for (int s = 0; s < QB; s++) {
-            mbar_init(qfull0 + 8 * s, 128);
-            mbar_init(qempty0 + 8 * s, 4 * NWG);
-        }
+        mbar_init(qbar, 128);
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
     __syncthreads();
 
-    // g: K/V tiles and u: Q tiles this block has passed through so far (both sides count the same items: those
-    // with query rows and keys), giving ring slots and mbarrier parities across items.
     if (wg == 0) {  // ---- producer
         setmaxnreg_dec<24>();
-        int g = 0, u = 0;
-        for (int kk = 0;; kk++) {
-            int x;
-            const int bh = sched_item(sc, kk, H, batch, x);
-            if (bh < 0) break;
-            const Item it = decode_item<BQ, BK, NWG>(bh, x, off, H);
-            if (!it.live || it.nt == 0) continue;
-            const int qslot = u % QB;
-            if (u >= QB) mbar_wait(qempty0 + 8 * qslot, ((u / QB) - 1) & 1);
-            load_rows<BQ, D>(sQ + qslot * QBYTES, q + (long long)it.q0 * qs + it.h * D, qs, it.tile0, it.nq, tid);
-            cp_async_arrive(qfull0 + 8 * qslot);
-            u++;
-            const T* kp = k + (long long)it.k0 * ks + it.h * D;
-            const T* vp = v + (long long)it.k0 * vs + it.h * D;
-            for (int j = 0; j < it.nt; j++, g++) {
-                const int s = g % ST;
-                if (g >= ST) mbar_wait(empty0 + 8 * s, ((g / ST) - 1) & 1);
-                const uint32_t kt = sKV + s * STAGE;
-                load_rows<BK, D>(kt, kp, ks, j * BK, it.nk, tid);
-                load_rows<BK, D>(kt + KBYTES, vp, vs, j * BK, it.nk, tid);
-                cp_async_arrive(full0 + 8 * s);
-            }
+        if (nt == 0) return;
+        load_rows<BQ, D>(sQ, q + (long long)q0 * qs + h * D, qs, tile0, nq, tid);
+        cp_async_arrive(qbar);
+        const T* kp = k + (long long)k0 * ks + h * D;
+        const T* vp = v + (long long)k0 * vs + h * D;
+        for (int j = 0; j < nt; j++) {
+            const int s = j % ST;
+            if (j >= ST) mbar_wait(empty0 + 8 * s, ((j / ST) - 1) & 1);
+            const uint32_t kt = sKV + s * STAGE;
+            load_rows<BK, D>(kt, kp, ks, j * BK, nk, tid);
+            load_rows<BK, D>(kt + KBYTES, vp, vs, j * BK, nk, tid);
+            cp_async_arrive(full0 + 8 * s);
         }
     } else {  // ---- consumers
         setmaxnreg_inc<ConsumerRegs<NWG>::value>();
         const int w = wg - 1;
+        if (w >= nact) return;
         const int warp = tid >> 5, lane = tid & 31, t = lane & 3;
+        // take turns issuing the products (only when every consumer warpgroup is active)
+        const bool pp = VF_S90_PP && NWG > 1 && nact == NWG;
         const int next = 1 + (w + 1) % NWG;
-        int g = 0, u = 0;
-        // Turn-taking (PP) runs only in items where every consumer warpgroup has rows. Warpgroup NWG - 1 opens each
-        // run of such items for warpgroup 0 (arrive on barrier 1): at the item's start when the block's previous
-        // item did not take turns, else at the end of that previous item, right after its last issue.
-        bool prevpp = false;
-        for (int kk = 0;; kk++) {
-            int x;
-            const int bh = sched_item(sc, kk, H, batch, x);
-            if (bh < 0) break;
-            const Item it = decode_item<BQ, BK, NWG>(bh, x, off, H);
-            const bool pp = VF_S90_PP && it.live && it.nt > 0 && it.nact == NWG;
-            const int nt = it.nt;
-            if (it.live && nt > 0 && w >= it.nact) {
-                // no rows here: pass the Q tile and the item's K/V tiles through (wait full, arrive empty)
-                mbar_wait(qfull0 + 8 * (u % QB), (u / QB) & 1);
-                if (lane == 0) mbar_arrive(qempty0 + 8 * (u % QB));
-                for (int j = 0; j < nt; j++, g++) {
-                    mbar_wait(full0 + 8 * (g % ST), (g / ST) & 1);
-                    if (lane == 0) mbar_arrive(empty0 + 8 * (g % ST));
-                }
-                u++;
-            } else if (it.live) {
-                // the block's next item takes turns too (persistent schedule, batch 1: the same keys; a full tile,
-                // or a partial one with rows for every consumer warpgroup)
-                int nextpp = 0;
-                if (pp && w == NWG - 1) {
-                    int xn;
-                    if (sched_item(sc, kk + 1, H, batch, xn) >= 0) nextpp = xn < sc.nfull || sc.ppart;
-                }
-                float o[D / 2];
+        float o[D / 2];
 #pragma unroll
-                for (int i = 0; i < D / 2; i++) o[i] = 0.f;
-                float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, alpha[2];
-                if (nt > 0) {
-                    float s[BK / 2];
-                    unsigned p[BK / 16][4];
-                    const int qslot = u % QB;
-                    const uint32_t qa = sQ + qslot * QBYTES + w * 64 * 128;
-                    auto issue_qk = [&](int stage) {
-                        const uint32_t kb = sKV + stage * STAGE;
+        for (int i = 0; i < D / 2; i++) o[i] = 0.f;
+        float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, alpha[2];
+        if (nt > 0) {
+            float s[BK / 2];
+            unsigned p[BK / 16][4];
+            const uint32_t qa = sQ + w * 64 * 128;
+            auto issue_qk = [&](int stage) {
+                const uint32_t kb = sKV + stage * STAGE;
 #pragma unroll
-                        for (int kk = 0; kk < D / 16; kk++)
-                            wgmma_ss<T, BK>(s, sdesc(qa + (kk >> 2) * (BQ * 128) + (kk & 3) * 32, 16, 1024),
-                                            sdesc(kb + (kk >> 2) * (BK * 128) + (kk & 3) * 32, 16, 1024), kk > 0);
-                    };
-                    auto issue_pv = [&](int stage) {
-                        const uint32_t vb = sKV + stage * STAGE + KBYTES;
+                for (int kk = 0; kk < D / 16; kk++)
+                    wgmma_ss<T, BK>(s, sdesc(qa + (kk >> 2) * (BQ * 128) + (kk & 3) * 32, 16, 1024),
+                                    sdesc(kb + (kk >> 2) * (BK * 128) + (kk & 3) * 32, 16, 1024), kk > 0);
+            };
+            auto issue_pv = [&](int stage) {
+                const uint32_t vb = sKV + stage * STAGE + KBYTES;
 #pragma unroll
-                        for (int kk = 0; kk < BK / 16; kk++)
-                            wgmma_rs<T, D>(o, p[kk], sdesc(vb + kk * 2048, BK * 128, 1024), 1);
-                    };
-                    if (pp && !prevpp && w == NWG - 1) named_arrive(1);  // warpgroup 0 goes first
-                    mbar_wait(qfull0 + 8 * qslot, (u / QB) & 1);
-                    mbar_wait(full0 + 8 * (g % ST), (g / ST) & 1);
-                    fence_proxy_async();
-                    if (pp) named_sync(1 + w);
-                    wgmma_fence();
-                    issue_qk(g % ST);
-                    wgmma_commit();
-                    if (pp) named_arrive(next);
-                    wgmma_wait<0>();
-                    keep(s);
-                    if (nt == 1 && lane == 0) mbar_arrive(qempty0 + 8 * qslot);  // the last read of this Q tile is done
-                    if (BK > it.nk) mask_tile<BK>(s, 2 * t, it.nk);
-                    softmax_tile<BK>(s, m, l, alpha, scale2);
-                    for (int j = 1; j < nt; j++) {
-                        pack_p<T, BK>(p, s);
-                        const int gj = g + j, st = gj % ST, sp = (gj - 1) % ST;
-                        mbar_wait(full0 + 8 * st, (gj / ST) & 1);
-                        fence_proxy_async();
-                        if (pp) named_sync(1 + w);
-                        wgmma_fence();
-                        issue_qk(st);
-                        wgmma_commit();
-                        issue_pv(sp);
-                        wgmma_commit();
-                        if (pp) named_arrive(next);
-                        wgmma_wait<1>();
-                        keep(s);
-                        if (j == nt - 1 && lane == 0) mbar_arrive(qempty0 + 8 * qslot);
-                        if ((j + 1) * BK > it.nk) mask_tile<BK>(s, j * BK + 2 * t, it.nk);
-                        softmax_tile<BK>(s, m, l, alpha, scale2);
-                        wgmma_wait<0>();
-                        keep(o);
-                        keep(p);
-                        if (lane == 0) mbar_arrive(empty0 + 8 * sp);
+                for (int kk = 0; kk < BK / 16; kk++) wgmma_rs<T, D>(o, p[kk], sdesc(vb + kk * 2048, BK * 128, 1024), 1);
+            };
+            if (pp && w == NWG - 1) named_arrive(1);  // warpgroup 0 goes first
+            mbar_wait(qbar, 0);
+            mbar_wait(full0, 0);
+            fence_proxy_async();
+            if (pp) named_sync(1 + w);
+            wgmma_fence();
+            issue_qk(0);
+            wgmma_commit();
+            if (pp) named_arrive(next);
+            wgmma_wait<0>();
+            keep(s);
+            if (BK > nk) mask_tile<BK>(s, 2 * t, nk);
+            softmax_tile<BK>(s, m, l, alpha, scale2);
+            for (int j = 1; j < nt; j++) {
+                pack_p<T, BK>(p, s);
+                const int st = j % ST;
+                mbar_wait(full0 + 8 * st, (j / ST) & 1);
+                fence_proxy_async();
+                if (pp) named_sync(1 + w);
+                wgmma_fence();
+                issue_qk(st);
+                wgmma_commit();
+                issue_pv((j - 1) % ST);
+                wgmma_commit();
+                if (pp) named_arrive(next);
+                wgmma_wait<1>();
+                keep(s);
+                if ((j + 1) * BK > nk) mask_tile<BK>(s, j * BK + 2 * t, nk);
+                softmax_tile<BK>(s, m, l, alpha, scale2);
+                wgmma_wait<0>();
+                keep(o);
+                keep(p);
+                if (lane == 0) mbar_arrive(empty0 + 8 * ((j - 1) % ST));
 #pragma unroll
-                        for (int i = 0; i < D / 8; i++) {
-                            o[4 * i] *= alpha[0];
-                            o[4 * i + 1] *= alpha[0];
-                            o[4 * i + 2] *= alpha[1];
-                            o[4 * i + 3] *= alpha[1];
-                        }
-                    }
-                    pack_p<T, BK>(p, s);
-                    if (pp) named_sync(1 + w);
-                    wgmma_fence();
-                    issue_pv((g + nt - 1) % ST);
-                    wgmma_commit();
-                    if (pp && (w != NWG - 1 || nextpp)) named_arrive(next);
-                    wgmma_wait<0>();
-                    keep(o);
-                    keep(p);
-                    if (lane == 0) mbar_arrive(empty0 + 8 * ((g + nt - 1) % ST));
-                    g += nt;
-                    u++;
-                }
-                // epilogue: rows g and g + 8 of the warp's 16 (the item's offsets read again: fewer registers held
-                // through the tile loop)
-                int xe;
-                const int bhe = sched_item(sc, kk, H, batch, xe);
-                const Item ie = decode_item<BQ, BK, NWG>(bhe, xe, off, H);
-#pragma unroll
-                for (int r = 0; r < 2; r++) {
-                    float lr = l[r];
-                    lr += __shfl_xor_sync(0xffffffffu, lr, 1);
-                    lr += __shfl_xor_sync(0xffffffffu, lr, 2);
-                    const int i = ie.tile0 + w * 64 + warp * 16 + (lane >> 2) + 8 * r;
-                    if (i >= ie.nq) continue;
-                    const float inv = ie.nk == 0 ? 0.f : 1.f / lr;
-                    OutT* orow = out + (long long)(ie.q0 + i) * os + ie.h * D + 2 * t;
-#pragma unroll
-                    for (int c = 0; c < D / 8; c++) store2<OutT>(orow + 8 * c, o[4 * c + 2 * r] * inv, o[4 * c + 2 * r + 1] * inv);
-                    if (t == 0) lse[(long long)(ie.q0 + i) * H + ie.h] = ie.nk == 0 ? -INFINITY : (m[r] + __log2f(lr)) * LN2;
+                for (int i = 0; i < D / 8; i++) {
+                    o[4 * i] *= alpha[0];
+                    o[4 * i + 1] *= alpha[0];
+                    o[4 * i + 2] *= alpha[1];
+                    o[4 * i + 3] *= alpha[1];
                 }
             }
-            prevpp = pp;
+            pack_p<T, BK>(p, s);
+            if (pp) named_sync(1 + w);
+            wgmma_fence();
+            issue_pv((nt - 1) % ST);
+            wgmma_commit();
+            if (pp && w != NWG - 1) named_arrive(next);
+            wgmma_wait<0>();
+            keep(o);
+            keep(p);
+        }
+        // epilogue: rows g and g + 8 of the warp's 16
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            float lr = l[r];
+            lr += __shfl_xor_sync(0xffffffffu, lr, 1);
+            lr += __shfl_xor_sync(0xffffffffu, lr, 2);
+            const int i = tile0 + w * 64 + warp * 16 + (lane >> 2) + 8 * r;
+            if (i >= nq) continue;
+            const float inv = nk == 0 ? 0.f : 1.f / lr;
+            OutT* orow = out + (long long)(q0 + i) * os + h * D + 2 * t;
+#pragma unroll
+            for (int c = 0; c < D / 8; c++) store2<OutT>(orow + 8 * c, o[4 * c + 2 * r] * inv, o[4 * c + 2 * r + 1] * inv);
+            if (t == 0) lse[(long long)(q0 + i) * H + h] = nk == 0 ? -INFINITY : (m[r] + __log2f(lr)) * LN2;
         }
     }
 #endif
 }
-
-// vf_flash_sm90_grid_mode: 0 the build's default, 1 one block per work item, 2 persistent; a positive cap limits a
-// persistent grid further (tests: many items per block).
-int g_grid_mode = 0, g_grid_cap = 0;
 
 template <typename T, typename OutT, int D>
 int launch(const void* q, long long qs, const void* k, long long ks, const void* v, long long vs, void* out, long long os,
            float* lse, const VfAttnOffsets& off, int batch, int heads, int maxQ, float scale, cudaStream_t st) {
     using C = S90Cfg<D>;
     static unsigned long long ready = 0;
-    static int slots[64];  // persistent grid size per device (SMs x resident blocks), 0 unknown
     constexpr size_t smem = s90_smem<D>();
-    constexpr int BQ = 64 * C::NWG, THREADS = 128 * (C::NWG + 1);
+    constexpr int BQ = 64 * C::NWG;
     const void* fn = (const void*)flash_fwd_sm90<T, OutT, D>;
     int err = vf_smem_attribute(fn, smem, ready);
     if (err) return err;
-    const int ntx = (maxQ + BQ - 1) / BQ;
-    const long long items = (long long)ntx * heads * batch;
-    if (items > 0x7fffffff) return -1;
-    S90Sched sc = {ntx, 0, 0, 0, 0, 0, 1, 0};
-    int grid = (int)items;
-    const int mode = g_grid_mode ? g_grid_mode : VF_S90_GRID;
-    if (mode == 2 && batch == 1) {
-        int dev = 0;
-        cudaError_t e = cudaGetDevice(&dev);
-        if (e != cudaSuccess) return (int)e;
-        int n = dev >= 0 && dev < 64 ? __atomic_load_n(&slots[dev], __ATOMIC_RELAXED) : 0;
-        if (!n) {
-            int sms = 0, per = 0;
-            if ((e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev)) != cudaSuccess) return (int)e;
-            if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per, fn, THREADS, smem)) != cudaSuccess) return (int)e;
-            n = std::max(1, sms * per);
-            if (dev >= 0 && dev < 64) __atomic_store_n(&slots[dev], n, __ATOMIC_RELAXED);
-        }
-        if (g_grid_cap > 0) n = std::min(n, g_grid_cap);
-        if (items > n) {  // more than one round: persistent (else the tile grid is the same thing)
-            const int G = n, rows = maxQ % BQ;
-            sc.persist = 1;
-            sc.nfull = maxQ / BQ;
-            sc.F = sc.nfull * heads;
-            sc.S = rows ? heads : 0;
-            sc.r = sc.F % G;
-            sc.M = G;
-            sc.ppart = rows > 64 * (C::NWG - 1);
-            if (sc.r > 0 && sc.S > 0) {
-                // the blocks with one full tile fewer take the partial tiles when each gets one, or two of at most
-                // a third of a tile; else the partial tiles go round-robin on from there
-                const int per = (sc.S + (G - sc.r) - 1) / (G - sc.r);
-                if (per == 1 || (per == 2 && 3 * rows <= BQ)) sc.M = G - sc.r;
-            }
-            grid = G;
-        }
-    }
-    flash_fwd_sm90<T, OutT, D><<<grid, THREADS, smem, st>>>(
+    dim3 grid((maxQ + BQ - 1) / BQ, heads, batch);
+    flash_fwd_sm90<T, OutT, D><<<grid, 128 * (C::NWG + 1), smem, st>>>(
         static_cast<const T*>(q), qs, static_cast<const T*>(k), ks, static_cast<const T*>(v), vs, static_cast<OutT*>(out),
-        os, lse, off, batch, heads, sc, scale * LOG2E);
+        os, lse, off, heads, scale * LOG2E);
     return vf_launch_status();
 }
 
@@ -659,11 +485,6 @@ int device_ready() {
 }
 
 }  // namespace
-
-void vf_flash_sm90_grid_mode(int mode, int maxBlocks) {
-    g_grid_mode = mode == 1 || mode == 2 ? mode : 0;
-    g_grid_cap = maxBlocks > 0 ? maxBlocks : 0;
-}
 
 int vf_flash_fwd_sm90(const void* q, long long qStride, const void* k, long long kStride, const void* v,
                       long long vStride, int dtype, void* out, long long outStride, int outIsF32, float* lse,

@@ -13,7 +13,3 @@ struct VfAttnOffsets;  // vf_attn_common.cuh
 int vf_flash_fwd_sm90(const void* q, long long qStride, const void* k, long long kStride, const void* v,
                       long long vStride, int dtype, void* out, long long outStride, int outIsF32, float* lse,
                       const VfAttnOffsets& off, int batch, int heads, int d, int maxQ, float scale, cudaStream_t st);
-
-// Benchmarks and tests: 1 one block per (query tile, head, instance), 2 a persistent grid (of at most maxBlocks
-// blocks when maxBlocks > 0), 0 the build's default (VF_S90_GRID). Not synchronized with launches on other threads.
-void vf_flash_sm90_grid_mode(int mode, int maxBlocks = 0);
