@@ -4,18 +4,23 @@
 //   nvcc -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -I../src/main/cuda -c ../src/main/cuda/vf_flash_sm90.cu
 //   nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -I../src/main/cuda -o flash_sm90_bench \
 //        flash_sm90_bench.cu vf_flash_sm90.o ../src/main/cuda/vf_flash.cu ../src/main/cuda/vf_attention.cu
-//   ./flash_sm90_bench [--check-only | --bench-only] [--small] [--probe] [--d 64|128]
+//   (with -DVF_BENCH_PREV and an object of the previous vf_flash_sm90.cu built with
+//    -Dvf_flash_fwd_sm90=vf_flash_fwd_sm90_prev, the production benchmark also times that build: "prev sm90")
+//   ./flash_sm90_bench [--check-only | --bench-only] [--small] [--probe] [--prod] [--d 64|128] [--reps N]
 //
 // Correctness: random bf16 / f16 inputs, head dims 64 and 128, awkward lengths (1, 17, 63, 65, 127, 129, 1000
 // tokens, an empty instance, cross lengths unlike the query lengths, 300 instances through device offsets), q, k, v
 // as slices of a packed [N, 3, H, D] projection or with padded token strides, out f32 or the input type with a padded
-// token stride. Outputs and lse are poisoned (all-ones bits) before every run; every element must be written and the
+// token stride, several full query tiles per instance and head, batch 1 with partial last tiles and without keys,
+// and (loose) the production shapes. Outputs and lse are poisoned (all-ones bits) before every run; every element must be written and the
 // padding between rows must stay untouched. Each element is held to the bound of flash_bench.cu (from
 // tests/.../AttentionBounds.java, inputs already rounded so uIn = 0), plus the final rounding u (|ref| + bound) (+ 2^-25
 // below f16's normal range) when out has the input type; relative RMS limits 2u (out f32), 3u (out rounded), 1e-5
 // (lse). Exit status 1 if anything fails.
 //
-// Benchmark: CUDA events around each call, warm-up, median of the reps; TFLOP/s = 4 Nq Nk H D per instance / time.
+// Benchmark: first the production shapes (batch 1, H 16, D 64, bf16 from packed projections, out bf16; --prod: only
+// these), then larger batches. Each sample: 10 back-to-back calls between two CUDA events (so the host's launch work
+// overlaps the GPU's), per call; warm-up; median; TFLOP/s = 4 Nq Nk H D per instance / time.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -24,6 +29,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -195,6 +201,13 @@ static Cmp compare(const std::vector<float>& got, const std::vector<float>& ref,
     return c;
 }
 
+#ifdef VF_BENCH_PREV
+// the previous build of vf_flash_sm90.cu (compiled with -Dvf_flash_fwd_sm90=vf_flash_fwd_sm90_prev), for timings
+int vf_flash_fwd_sm90_prev(const void* q, long long qStride, const void* k, long long kStride, const void* v,
+                           long long vStride, int dtype, void* out, long long outStride, int outIsF32, float* lse,
+                           const VfAttnOffsets& off, int batch, int heads, int d, int maxQ, float scale, cudaStream_t st);
+#endif
+
 static int call_sm90(const void* q, long long qs, const void* k, long long ks, const void* v, long long vs, int dtype,
                      void* out, long long os, bool outF32, float* lse, const Offsets& o, const int* devOffs, int H, int D,
                      float scale, cudaStream_t st = 0) {
@@ -264,14 +277,33 @@ static bool check_case(const Case& c, unsigned seed) {
     const size_t esz = c.outF32 ? 4 : 2, outElems = (size_t)std::max(o.nq, 1) * os;
     void* out = dev.alloc(outElems * esz);
     float* lse = (float*)dev.alloc((size_t)o.nq * H * 4);
+    std::vector<float> outRh(nqe), lseRh((size_t)o.nq * H), lseh((size_t)o.nq * H), outh(nqe);
+    CK(cudaMemcpy(outRh.data(), outR, nqe * 4, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(lseRh.data(), lseR, lseRh.size() * 4, cudaMemcpyDeviceToHost));
+
+    std::vector<double> bout, blse;
+    if (!c.loose) {
+        bounds(c, o, scale, q, k, v, bout, blse);
+        if (!c.outF32) {
+            const double u = c.dtype == VF_BF16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);
+            const double sub = c.dtype == VF_BF16 ? 0.0 : std::ldexp(1.0, -25);
+            for (size_t i = 0; i < bout.size(); i++) bout[i] += u * (std::fabs(outRh[i]) + bout[i]) + sub;
+        }
+    } else {
+        auto loose = [](const std::vector<float>& r) {
+            double m = 0;
+            for (float x : r)
+                if (std::isfinite(x)) m = std::max(m, (double)std::fabs(x));
+            return std::vector<double>(r.size(), 0.05 * m + 1e-6);
+        };
+        bout = loose(outRh);
+        blse = loose(lseRh);
+    }
+
     CK(cudaMemset(out, 0xff, outElems * esz));  // poison: NaN in either type
     CK(cudaMemset(lse, 0xff, (size_t)o.nq * H * 4));
     CKV(call_sm90(qd, qs, kd, ks, vd, vs, c.dtype, out, os, c.outF32, lse, o, devOffs, H, D, scale));
     CK(cudaDeviceSynchronize());
-
-    std::vector<float> outRh(nqe), lseRh((size_t)o.nq * H), lseh((size_t)o.nq * H), outh(nqe);
-    CK(cudaMemcpy(outRh.data(), outR, nqe * 4, cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(lseRh.data(), lseR, lseRh.size() * 4, cudaMemcpyDeviceToHost));
     CK(cudaMemcpy(lseh.data(), lse, lseh.size() * 4, cudaMemcpyDeviceToHost));
     std::vector<unsigned char> raw(outElems * esz);
     CK(cudaMemcpy(raw.data(), out, raw.size(), cudaMemcpyDeviceToHost));
@@ -292,33 +324,14 @@ static bool check_case(const Case& c, unsigned seed) {
             }
             outh[(size_t)i * HD + e] = x;
         }
-
-    std::vector<double> bout, blse;
-    if (!c.loose) {
-        bounds(c, o, scale, q, k, v, bout, blse);
-        if (!c.outF32) {
-            const double u = c.dtype == VF_BF16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);
-            const double sub = c.dtype == VF_BF16 ? 0.0 : std::ldexp(1.0, -25);
-            for (size_t i = 0; i < bout.size(); i++) bout[i] += u * (std::fabs(outRh[i]) + bout[i]) + sub;
-        }
-    } else {
-        auto loose = [](const std::vector<float>& r) {
-            double m = 0;
-            for (float x : r)
-                if (std::isfinite(x)) m = std::max(m, (double)std::fabs(x));
-            return std::vector<double>(r.size(), 0.05 * m + 1e-6);
-        };
-        bout = loose(outRh);
-        blse = loose(lseRh);
-    }
     Cmp co = compare(outh, outRh, bout), cl = compare(lseh, lseRh, blse);
     const double u = c.dtype == VF_BF16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);
     const double limO = (c.outF32 ? 2 : 3) * u, limL = 1e-5;
     bool okO = co.ok && co.rms <= limO, okL = cl.ok && cl.rms <= limL, okG = gapTouched == 0;
     printf("%-30s %s D=%3d H=%d nq=%6d nk=%6d %s%s out=%s | out err/bound %.3f rms %.2e%s | lse err/bound %.3f rms %.2e%s%s\n",
-           c.name.c_str(), c.dtype == VF_BF16 ? "bf16" : "f16 ", D, H, o.nq, o.nk, c.packed ? "packed" : "strided",
-           big ? " devoffs" : "", c.outF32 ? "f32" : (c.dtype == VF_BF16 ? "bf16" : "f16"), co.worst, co.rms,
-           okO ? "" : " FAIL", cl.worst, cl.rms, okL ? "" : " FAIL", okG ? "" : " GAP-WRITTEN FAIL");
+           c.name.c_str(), c.dtype == VF_BF16 ? "bf16" : "f16 ", D, H, o.nq, o.nk,
+           c.packed ? "packed" : "strided", big ? " devoffs" : "", c.outF32 ? "f32" : (c.dtype == VF_BF16 ? "bf16" : "f16"),
+           co.worst, co.rms, okO ? "" : " FAIL", cl.worst, cl.rms, okL ? "" : " FAIL", okG ? "" : " GAP-WRITTEN FAIL");
     if (!okO && co.at >= 0) printf("    out worst at %lld: got %g ref %g bound %g\n", co.at, outh[co.at], outRh[co.at], bout[co.at]);
     if (!okL && cl.at >= 0) printf("    lse worst at %lld: got %g ref %g bound %g\n", cl.at, lseh[cl.at], lseRh[cl.at], blse[cl.at]);
     if (!okG) printf("    %lld bytes of the padding between output rows were written\n", gapTouched);
@@ -333,24 +346,27 @@ static float median_ms(std::vector<float> v) {
     return v[v.size() / 2];
 }
 
-template <typename F> static float time_ms(F fn, int reps) {
+// Each sample: `inner` back-to-back calls between two events (the host's launch work overlaps the GPU's), per call.
+template <typename F> static std::vector<float> samples_ms(F fn, int reps, int inner = 10) {
     cudaEvent_t e0, e1;
     CK(cudaEventCreate(&e0));
     CK(cudaEventCreate(&e1));
-    for (int i = 0; i < 5; i++) fn();
+    for (int i = 0; i < 2 * inner; i++) fn();
     CK(cudaDeviceSynchronize());
     std::vector<float> ms(reps);
     for (int i = 0; i < reps; i++) {
         CK(cudaEventRecord(e0));
-        fn();
+        for (int j = 0; j < inner; j++) fn();
         CK(cudaEventRecord(e1));
         CK(cudaEventSynchronize(e1));
         CK(cudaEventElapsedTime(&ms[i], e0, e1));
+        ms[i] /= inner;
     }
     CK(cudaEventDestroy(e0));
     CK(cudaEventDestroy(e1));
-    return median_ms(ms);
+    return ms;
 }
+template <typename F> static float time_ms(F fn, int reps) { return median_ms(samples_ms(fn, reps)); }
 
 static void bench(const char* name, int H, int D, const std::vector<int>& ql, const std::vector<int>& kl, int reps) {
     const int dtype = VF_BF16, HD = H * D;
@@ -394,9 +410,73 @@ static void bench(const char* name, int H, int D, const std::vector<int>& ql, co
     fflush(stdout);
 }
 
+// The production shapes: batch 1, H 16, D 64, bf16, out bf16; self attention from a packed [N, 3, H, D] projection,
+// cross attention with dense q and k, v from a packed [Nk, 2, H, D] projection. Columns: the mma.sync kernel, the
+// previous sm90 build (when linked in), this build. Rounds of all columns in turn; each column's median over its
+// samples.
+static void bench_prod(const char* name, int nq, int nk, bool self, int reps) {
+    const int dtype = VF_BF16, H = 16, D = 64, HD = H * D;
+    Offsets o({nq}, {nk});
+    Dev dev;
+    std::mt19937 rng(11);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    auto upload = [&](size_t n) {
+        std::vector<unsigned short> b(n);
+        for (auto& e : b) e = to_bits(nd(rng), dtype);
+        void* d = dev.alloc(n * 2);
+        CK(cudaMemcpy(d, b.data(), n * 2, cudaMemcpyHostToDevice));
+        return d;
+    };
+    const unsigned short *q, *k, *v;
+    long long qs, ks;
+    if (self) {
+        const unsigned short* p = (const unsigned short*)upload((size_t)nq * 3 * HD);
+        q = p, k = p + HD, v = p + 2 * HD, qs = ks = 3LL * HD;
+    } else {
+        q = (const unsigned short*)upload((size_t)nq * HD);
+        const unsigned short* p = (const unsigned short*)upload((size_t)nk * 2 * HD);
+        k = p, v = p + HD, qs = HD, ks = 2LL * HD;
+    }
+    void* out = dev.alloc((size_t)nq * HD * 2);
+    float* lse = (float*)dev.alloc((size_t)nq * H * 4);
+    const float scale = 0.125f;
+    const double fl = 4.0 * nq * nk * H * D;
+    std::vector<std::function<void()>> fns;
+    std::vector<const char*> names;
+    fns.push_back([&] {
+        CKV(vf_flash_attention_forward(A(q), qs, A(k), ks, A(v), ks, dtype, A(out), dtype, A(lse), o.host.data(), 0, 1, H,
+                                       D, nq, scale, 0));
+    });
+    names.push_back("old mma.sync");
+#ifdef VF_BENCH_PREV
+    fns.push_back([&] {
+        VfAttnOffsets off;
+        CKV(vf_attn_offsets(off, o.host.data(), 0, 1));
+        CKV(vf_flash_fwd_sm90_prev(q, qs, k, ks, v, ks, dtype, out, HD, 0, lse, off, 1, H, D, nq, scale, 0));
+    });
+    names.push_back("prev sm90");
+#endif
+    fns.push_back([&] { CKV(call_sm90(q, qs, k, ks, v, ks, dtype, out, HD, false, lse, o, nullptr, H, D, scale)); });
+    names.push_back("sm90 (this build)");
+    std::vector<std::vector<float>> all(fns.size());
+    const int rounds = 3;
+    for (int r = 0; r < rounds; r++)
+        for (size_t f = 0; f < fns.size(); f++) {
+            auto x = samples_ms(fns[f], std::max(1, reps / rounds));
+            all[f].insert(all[f].end(), x.begin(), x.end());
+        }
+    printf("BENCHP %-24s", name);
+    for (size_t f = 0; f < fns.size(); f++) {
+        const float t = median_ms(all[f]);
+        printf(" | %s %6.1f TFLOP/s (%.1f us)", names[f], fl / t * 1e-9, t * 1e3);
+    }
+    printf("\n");
+    fflush(stdout);
+}
+
 int main(int argc, char** argv) {
     setenv("VOXFLOW_FLASH_SM90", "0", 1);  // vf_flash_attention_forward times the mma.sync kernel here
-    bool check = true, run_bench = true, small = false, probe = false;
+    bool check = true, run_bench = true, small = false, probe = false, prodOnly = false;
     int onlyD = 0, reps = 30;
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
@@ -404,6 +484,7 @@ int main(int argc, char** argv) {
         else if (a == "--bench-only") check = false;
         else if (a == "--small") small = true;
         else if (a == "--probe") probe = true;
+        else if (a == "--prod") prodOnly = true;
         else if (a == "--d" && i + 1 < argc) onlyD = atoi(argv[++i]);
         else if (a == "--reps" && i + 1 < argc) reps = atoi(argv[++i]);
     }
@@ -434,7 +515,16 @@ int main(int argc, char** argv) {
             add({"small packed", 2, 64, VF_BF16, {1, 70, 0, 17}, {1, 70, 0, 17}, true, 0, 0, 0, false});
             add({"small cross", 2, 64, VF_F16, {1, 70, 0, 17}, {65, 3, 9, 0}, false, 8, 16, 8, true});
             add({"small d128", 1, 128, VF_BF16, {130}, {33}, false, 0, 8, 0, false});
-        } else {
+        }
+        // several full query tiles per instance and head (warpgroups taking turns, from one item into the next)
+        add({"multi-tile", 2, 64, VF_BF16, {400, 192, 5}, {300, 1, 129}, false, 0, 8, 8, false});
+        add({"multi-tile d128", 1, 128, VF_F16, {300, 128}, {200, 70}, false, 8, 0, 0, true});
+        // batch 1: partial last tiles with rows for one and for every consumer warpgroup, an instance without keys
+        add({"batch-1 self", 2, 64, VF_BF16, {1000}, {1000}, true, 8, 0, 8, false});
+        add({"batch-1 cross, full partial", 3, 64, VF_F16, {550}, {77}, false, 0, 8, 0, true});
+        add({"batch-1 no keys", 4, 64, VF_BF16, {500}, {0}, false, 0, 0, 8, false});
+        add({"batch-1 d128", 2, 128, VF_BF16, {300}, {200}, false, 0, 0, 0, true});
+        if (!small) {
             for (int dtype : {VF_BF16, VF_F16})
                 for (int D : {64, 128}) {
                     add({"self awkward, packed qkv", 2, D, dtype, awk, awk, true, 0, 0, 0, true});
@@ -452,6 +542,9 @@ int main(int argc, char** argv) {
             add({"2x4096 self packed (loose)", 16, 64, VF_BF16, {4096, 4096}, {4096, 4096}, true, 0, 0, 0, false, true});
             add({"4096x1374 cross (loose)", 16, 64, VF_BF16, {4096, 4096}, {1374, 1374}, false, 0, 0, 0, true, true});
             add({"2x2048 self d128 (loose)", 8, 128, VF_BF16, {2048, 2048}, {2048, 2048}, true, 0, 0, 0, true, true});
+            // the production shapes (batch 1, H 16, D 64, out bf16)
+            add({"1x4640 self packed (loose)", 16, 64, VF_BF16, {4640}, {4640}, true, 0, 0, 0, false, true});
+            add({"1x(4640x1374) cross (loose)", 16, 64, VF_BF16, {4640}, {1374}, false, 0, 1024, 0, false, true});
         }
         unsigned seed = 100;
         for (auto& c : cases) ok &= check_case(c, seed++);
@@ -469,6 +562,23 @@ int main(int argc, char** argv) {
         fflush(stdout);
     }
     if (run_bench) {
+        if (!onlyD || onlyD == 64) {
+            {  // clocks up before the first timing
+                Offsets o({4096}, {4096});
+                Dev dev;
+                void* x = dev.alloc((size_t)4096 * 3 * 1024 * 2);
+                CK(cudaMemset(x, 0, (size_t)4096 * 3 * 1024 * 2));
+                void* y = dev.alloc((size_t)4096 * 1024 * 2);
+                float* l = (float*)dev.alloc((size_t)4096 * 16 * 4);
+                for (int i = 0; i < 1500; i++) CKV(call_sm90(x, 3072, (char*)x + 2048, 3072, (char*)x + 4096, 3072, VF_BF16, y, 1024, false, l, o, nullptr, 16, 64, 0.125f));
+                CK(cudaDeviceSynchronize());
+            }
+            bench_prod("self 1x4096", 4096, 4096, true, reps);
+            bench_prod("self 1x4640", 4640, 4640, true, reps);
+            bench_prod("cross 1x(4096x1374)", 4096, 1374, false, reps);
+            bench_prod("cross 1x(4640x1374)", 4640, 1374, false, reps);
+        }
+        if (prodOnly) return ok ? 0 : 1;
         if (!onlyD || onlyD == 64) {
             bench("self 2x4096 H16 D64", 16, 64, {4096, 4096}, {4096, 4096}, reps);
             bench("cross 2x(4096x1374) H16 D64", 16, 64, {4096, 4096}, {1374, 1374}, reps);
