@@ -199,8 +199,11 @@ class CudaSparseParityTest extends GpuParityBase {
 
     /**
      * Stage-2 sampling recorded as one CUDA graph (its voxel structure is fixed for all steps): a guided 4-step loop
-     * under bf16 autocast replays to exactly the eager result, on new noise and conditions too. The structure's maps
-     * are built (and read back) during the unrecorded warm-up run, so the recorded body never touches the host.
+     * under bf16 autocast replays to the eager result, on new noise and conditions too. The structure's maps are built
+     * (and read back) during the unrecorded warm-up run, so the recorded body never touches the host. Not bit for bit:
+     * the downsample's pooling sums with f32 atomics (vf_index.cu), so two eager runs already differ in the order of
+     * those additions, and a bf16 rounding that flips carries through the later steps (seen: 1e-3 relative on one
+     * element of 5,000+). The bar: relative L2 within 5e-3, every element within 5% of the output's scale.
      */
     @SuppressWarnings("unchecked")
     @Test
@@ -221,12 +224,26 @@ class CudaSparseParityTest extends GpuParityBase {
             float[] eager = s.sampleFinal(f, noise, cond, neg, grid, g).toFloats();
             try (org.voxflow.flow.RecordedSampling rs = org.voxflow.flow.RecordedSampling.record(s, f, noise, cond, neg, grid, g)) {
                 assertTrue(rs.recorded());
-                assertArrayEquals(eager, rs.sample(noise, cond, neg).toFloats(), 0f, "replay equals eager sampling");
+                assertReplay("replay", eager, rs.sample(noise, cond, neg).toFloats());
                 Tensor noise2 = r.randn(gpu, n, 8), cond2 = r.randn(gpu, 2, 5, 32);
                 float[] eager2 = s.sampleFinal(f, noise2, cond2, neg, grid, g).toFloats();
-                assertArrayEquals(eager2, rs.sample(noise2, cond2, neg).toFloats(), 0f, "replay on new inputs");
+                assertReplay("replay on new inputs", eager2, rs.sample(noise2, cond2, neg).toFloats());
             }
         }
+    }
+
+    private static void assertReplay(String what, float[] eager, float[] replay) {
+        assertEquals(eager.length, replay.length, what + ": length");
+        double num = 0, den = 0, scale = 0;
+        for (int i = 0; i < eager.length; i++) {
+            double d = eager[i] - replay[i];
+            num += d * d;
+            den += (double) eager[i] * eager[i];
+            scale = Math.max(scale, Math.abs(eager[i]));
+        }
+        double rel = Math.sqrt(num / den);
+        assertTrue(rel <= 5e-3, what + ": relative L2 " + rel);
+        assertClose(what, eager, replay, 0.05 * scale, 0);
     }
 
     /** Not a bar: prints device vs host build times of the maps for ~20k voxels at 64^3 (first and cached calls). */
