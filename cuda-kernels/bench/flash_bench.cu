@@ -25,38 +25,7 @@
 #include <string>
 #include <vector>
 #include "voxflow_kernels.h"
-
-#define CK(x)                                                                                   \
-    do {                                                                                        \
-        cudaError_t e_ = (x);                                                                   \
-        if (e_ != cudaSuccess) {                                                                \
-            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-            exit(2);                                                                            \
-        }                                                                                       \
-    } while (0)
-#define CKV(x)                                                                                           \
-    do {                                                                                                 \
-        int e_ = (x);                                                                                    \
-        if (e_) {                                                                                        \
-            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString((cudaError_t)e_)); \
-            exit(2);                                                                                     \
-        }                                                                                                \
-    } while (0)
-
-static long long A(void* p) { return (long long)(intptr_t)p; }
-
-struct Dev {
-    std::vector<void*> ptrs;
-    void* alloc(size_t bytes) {
-        void* p = nullptr;
-        CK(cudaMalloc(&p, std::max<size_t>(bytes, 16)));
-        ptrs.push_back(p);
-        return p;
-    }
-    ~Dev() {
-        for (void* p : ptrs) cudaFree(p);
-    }
-};
+#include "attn_bench_common.cuh"
 
 static float round_to(float x, int dtype) {
     return dtype == 1 ? __bfloat162float(__float2bfloat16_rn(x)) : __half2float(__float2half_rn(x));
@@ -137,7 +106,7 @@ static long long dev_offs(const Problem& p, const Buffers& b) { return p.batch <
 
 static void run_flash_fwd(const Problem& p, Buffers& b, float scale, cudaStream_t st = 0) {
     long long hd = (long long)p.H * p.D;  // dense token rows
-    CKV(vf_flash_attention_forward(A(b.qh), hd, A(b.kh), hd, A(b.vh), hd, p.dtype, A(b.out), VF_F32, A(b.lse), host_offs(p),
+    CKV(vf_flash_attention_forward(A(b.qh), hd, A(b.kh), hd, A(b.vh), hd, p.dtype, A(b.out), 0 /* out f32 */, A(b.lse), host_offs(p),
                                    dev_offs(p, b), p.batch, p.H, p.D, p.maxQ, scale, (long long)st));
 }
 static void run_flash_bwd(const Problem& p, Buffers& b, float scale, cudaStream_t st = 0) {
@@ -238,33 +207,6 @@ static Bounds bounds(const Problem& p, float scale, const std::vector<float>& q,
         }
     }
     return bd;
-}
-
-struct Cmp {
-    double worst = 0, rms = 0;  // worst |err| / bound, relative RMS error
-    long long at = -1;
-    bool ok = true;
-};
-
-static Cmp compare(const std::vector<float>& got, const std::vector<float>& ref, const std::vector<double>& bound) {
-    Cmp c;
-    double num = 0, den = 0;
-    for (size_t i = 0; i < got.size(); i++) {
-        float g = got[i], r = ref[i];
-        if (std::isinf(r) || std::isinf(g)) {
-            if (g != r) { c.ok = false; c.worst = INFINITY; c.at = (long long)i; }
-            continue;
-        }
-        if (std::isnan(g) || std::isnan(r)) { c.ok = false; c.worst = NAN; c.at = (long long)i; continue; }
-        double e = std::fabs((double)g - r);
-        num += e * e;
-        den += (double)r * r;
-        double ratio = e / bound[i];
-        if (ratio > c.worst) { c.worst = ratio; c.at = (long long)i; }
-    }
-    if (c.worst > 1) c.ok = false;
-    c.rms = std::sqrt(num / std::max(den, 1e-300));
-    return c;
 }
 
 // autocast: the f32 reference runs on the unrounded inputs (as the f32 engine without autocast would), the flash

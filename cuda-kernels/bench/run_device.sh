@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One device call: build flash_bench, check it against the f32 kernels, benchmark it and torch SDPA in the same
 # call, run compute-sanitizer on a small case and ncu on one forward and one backward kernel. Run it from a folder
-# holding the kernel sources (cuda-kernels/src/main/cuda/*.cu, *.cuh, *.h), flash_bench.cu and sdpa_baseline.py
+# holding the kernel sources (cuda-kernels/src/main/cuda/*.cu, *.cuh, *.h), flash_bench.cu, attn_bench_common.cuh and sdpa_baseline.py
 # side by side; logs go to $OUT. VARIANTS=1 also builds and times the forward tile variants (VF_F64_* / VF_F128_*).
 set -u
 export PATH=/usr/local/cuda/bin:$PATH

@@ -2,9 +2,9 @@
 # One device call for the Hopper wgmma flash attention forward (vf_flash_sm90.cu): build, benchmark against the
 # previous sm90 build, the mma.sync kernel and torch SDPA (same call, same GPU), check against the f32 kernel,
 # compute-sanitizer memcheck and racecheck on the small check, SASS instruction counts. Run it from a folder holding
-# the kernel sources (cuda-kernels/src/main/cuda/*.cu, *.cuh, *.h), flash_sm90_bench.cu and this script side by side
-# (plus vf_flash_sm90_prev.cu, the previous vf_flash_sm90.cu, for the "prev sm90" column; sdpa_baseline.py for
-# SDPA_FULL=1); logs go to $OUT. Timings run first, alone on the GPU; the checks run afterwards, side by side.
+# the kernel sources (cuda-kernels/src/main/cuda/*.cu, *.cuh, *.h), flash_sm90_bench.cu, attn_bench_common.cuh and
+# this script side by side (plus vf_flash_sm90_prev.cu, the previous vf_flash_sm90.cu, for the "prev sm90" column;
+# sdpa_baseline.py for SDPA_FULL=1); logs go to $OUT. Timings run first, alone on the GPU; the checks run afterwards, side by side.
 #   PREBUILT=1      use the objects already in ./obj (built elsewhere with the same nvcc and flags: obj/bench.o attn.o
 #                   fwd.o s90.o s90lib.o [s90prev.o] [s90_NAME.o]) instead of compiling; they are linked here
 #   VARIANTS="name:flags;..."  also build and time tile variants of vf_flash_sm90.cu (VF_S90_* macros): production

@@ -139,76 +139,56 @@ __device__ __forceinline__ uint64_t sdesc(uint32_t addr, uint32_t lbo, uint32_t 
 template <typename T, int N> __device__ __forceinline__ void wgmma_ss(float (&d)[N / 2], uint64_t a, uint64_t b, int acc);
 template <typename T, int N> __device__ __forceinline__ void wgmma_rs(float (&d)[N / 2], const unsigned (&a)[4], uint64_t b, int acc);
 #define VF_D8(i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), "+f"(d[i + 7])
-template <> __device__ __forceinline__ void wgmma_ss<__nv_bfloat16, 64>(float (&d)[32], uint64_t a, uint64_t b, int acc) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31},"
-                 " %32, %33, p, 1, 1, 0, 0;\n}\n"
-                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24)
-                 : "l"(a), "l"(b), "r"(acc));
-}
-template <> __device__ __forceinline__ void wgmma_ss<__nv_bfloat16, 128>(float (&d)[64], uint64_t a, uint64_t b, int acc) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63},"
-                 " %64, %65, p, 1, 1, 0, 0;\n}\n"
-                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24), VF_D8(32), VF_D8(40), VF_D8(48), VF_D8(56)
-                 : "l"(a), "l"(b), "r"(acc));
-}
-template <> __device__ __forceinline__ void wgmma_ss<__nv_bfloat16, 192>(float (&d)[96], uint64_t a, uint64_t b, int acc) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %98, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n192k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63,%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79,%80,%81,%82,%83,%84,%85,%86,%87,%88,%89,%90,%91,%92,%93,%94,%95},"
-                 " %96, %97, p, 1, 1, 0, 0;\n}\n"
-                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24), VF_D8(32), VF_D8(40), VF_D8(48), VF_D8(56), VF_D8(64), VF_D8(72), VF_D8(80), VF_D8(88)
-                 : "l"(a), "l"(b), "r"(acc));
-}
-template <> __device__ __forceinline__ void wgmma_rs<__nv_bfloat16, 64>(float (&d)[32], const unsigned (&a)[4], uint64_t b, int acc) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31},"
-                 " {%32,%33,%34,%35}, %36, p, 1, 1, 1;\n}\n"
-                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24)
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(acc));
-}
-template <> __device__ __forceinline__ void wgmma_rs<__nv_bfloat16, 128>(float (&d)[64], const unsigned (&a)[4], uint64_t b, int acc) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63},"
-                 " {%64,%65,%66,%67}, %68, p, 1, 1, 1;\n}\n"
-                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24), VF_D8(32), VF_D8(40), VF_D8(48), VF_D8(56)
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(acc));
-}
-template <> __device__ __forceinline__ void wgmma_ss<__half, 64>(float (&d)[32], uint64_t a, uint64_t b, int acc) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31},"
-                 " %32, %33, p, 1, 1, 0, 0;\n}\n"
-                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24)
-                 : "l"(a), "l"(b), "r"(acc));
-}
-template <> __device__ __forceinline__ void wgmma_ss<__half, 128>(float (&d)[64], uint64_t a, uint64_t b, int acc) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63},"
-                 " %64, %65, p, 1, 1, 0, 0;\n}\n"
-                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24), VF_D8(32), VF_D8(40), VF_D8(48), VF_D8(56)
-                 : "l"(a), "l"(b), "r"(acc));
-}
-template <> __device__ __forceinline__ void wgmma_ss<__half, 192>(float (&d)[96], uint64_t a, uint64_t b, int acc) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %98, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n192k16.f32.f16.f16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63,%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79,%80,%81,%82,%83,%84,%85,%86,%87,%88,%89,%90,%91,%92,%93,%94,%95},"
-                 " %96, %97, p, 1, 1, 0, 0;\n}\n"
-                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24), VF_D8(32), VF_D8(40), VF_D8(48), VF_D8(56), VF_D8(64), VF_D8(72), VF_D8(80), VF_D8(88)
-                 : "l"(a), "l"(b), "r"(acc));
-}
-template <> __device__ __forceinline__ void wgmma_rs<__half, 64>(float (&d)[32], const unsigned (&a)[4], uint64_t b, int acc) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31},"
-                 " {%32,%33,%34,%35}, %36, p, 1, 1, 1;\n}\n"
-                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24)
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(acc));
-}
-template <> __device__ __forceinline__ void wgmma_rs<__half, 128>(float (&d)[64], const unsigned (&a)[4], uint64_t b, int acc) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63},"
-                 " {%64,%65,%66,%67}, %68, p, 1, 1, 1;\n}\n"
-                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24), VF_D8(32), VF_D8(40), VF_D8(48), VF_D8(56)
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(acc));
-}
+// One definition per shape, instantiated for bf16 and f16 below (the PTX type name is the only difference).
+#define VF_WGMMA_SS64(T, PTX) \
+template <> __device__ __forceinline__ void wgmma_ss<T, 64>(float (&d)[32], uint64_t a, uint64_t b, int acc) {                                                                                           \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                                                                                                                            \
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32." PTX "." PTX " {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31},"   \
+                 " %32, %33, p, 1, 1, 0, 0;\n}\n"                                                                                                                                                        \
+                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24)                                                                                                                                              \
+                 : "l"(a), "l"(b), "r"(acc));                                                                                                                                                            \
+}                                                                                                                                                                                                       
+#define VF_WGMMA_SS128(T, PTX) \
+template <> __device__ __forceinline__ void wgmma_ss<T, 128>(float (&d)[64], uint64_t a, uint64_t b, int acc) {                                                                                                                                                                                                                           \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"                                                                                                                                                                                                                                                                             \
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32." PTX "." PTX " {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63},"   \
+                 " %64, %65, p, 1, 1, 0, 0;\n}\n"                                                                                                                                                                                                                                                                                         \
+                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24), VF_D8(32), VF_D8(40), VF_D8(48), VF_D8(56)                                                                                                                                                                                                                                   \
+                 : "l"(a), "l"(b), "r"(acc));                                                                                                                                                                                                                                                                                             \
+}                                                                                                                                                                                                                                                                                                                                        
+#define VF_WGMMA_SS192(T, PTX) \
+template <> __device__ __forceinline__ void wgmma_ss<T, 192>(float (&d)[96], uint64_t a, uint64_t b, int acc) {                                                                                                                                                                                                                                                                                                                                                           \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %98, 0;\n"                                                                                                                                                                                                                                                                                                                                                                                                             \
+                 "wgmma.mma_async.sync.aligned.m64n192k16.f32." PTX "." PTX " {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63,%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79,%80,%81,%82,%83,%84,%85,%86,%87,%88,%89,%90,%91,%92,%93,%94,%95},"   \
+                 " %96, %97, p, 1, 1, 0, 0;\n}\n"                                                                                                                                                                                                                                                                                                                                                                                                                         \
+                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24), VF_D8(32), VF_D8(40), VF_D8(48), VF_D8(56), VF_D8(64), VF_D8(72), VF_D8(80), VF_D8(88)                                                                                                                                                                                                                                                                                                                       \
+                 : "l"(a), "l"(b), "r"(acc));                                                                                                                                                                                                                                                                                                                                                                                                                             \
+}                                                                                                                                                                                                                                                                                                                                                                                                                                                                        
+#define VF_WGMMA_RS64(T, PTX) \
+template <> __device__ __forceinline__ void wgmma_rs<T, 64>(float (&d)[32], const unsigned (&a)[4], uint64_t b, int acc) {                                                                               \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"                                                                                                                                            \
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32." PTX "." PTX " {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31},"   \
+                 " {%32,%33,%34,%35}, %36, p, 1, 1, 1;\n}\n"                                                                                                                                             \
+                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24)                                                                                                                                              \
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(acc));                                                                                                                        \
+}                                                                                                                                                                                                       
+#define VF_WGMMA_RS128(T, PTX) \
+template <> __device__ __forceinline__ void wgmma_rs<T, 128>(float (&d)[64], const unsigned (&a)[4], uint64_t b, int acc) {                                                                                                                                                                                                               \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"                                                                                                                                                                                                                                                                             \
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32." PTX "." PTX " {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63},"   \
+                 " {%64,%65,%66,%67}, %68, p, 1, 1, 1;\n}\n"                                                                                                                                                                                                                                                                              \
+                 : VF_D8(0), VF_D8(8), VF_D8(16), VF_D8(24), VF_D8(32), VF_D8(40), VF_D8(48), VF_D8(56)                                                                                                                                                                                                                                   \
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(acc));                                                                                                                                                                                                                                                         \
+}                                                                                                                                                                                                                                                                                                                                        
+#define VF_WGMMA_TYPE(T, PTX) VF_WGMMA_SS64(T, PTX) VF_WGMMA_SS128(T, PTX) VF_WGMMA_SS192(T, PTX) VF_WGMMA_RS64(T, PTX) VF_WGMMA_RS128(T, PTX)
+VF_WGMMA_TYPE(__nv_bfloat16, "bf16")
+VF_WGMMA_TYPE(__half, "f16")
+#undef VF_WGMMA_TYPE
+#undef VF_WGMMA_SS64
+#undef VF_WGMMA_SS128
+#undef VF_WGMMA_SS192
+#undef VF_WGMMA_RS64
+#undef VF_WGMMA_RS128
 #undef VF_D8
 
 // cp.async of rows [start, start + R) (n valid; the rest zero-filled) of one head into a swizzled tile: 64-column
