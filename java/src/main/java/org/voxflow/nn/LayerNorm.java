@@ -20,12 +20,6 @@ public final class LayerNorm extends Module {
 
     public Tensor forward(Tensor x) { return F.layerNorm(x, weight, bias, eps); }
 
-    /** forward(x) rounded to out (the input of a GEMM): one op with the affine parameters. */
-    public Tensor forward(Tensor x, DType out) {
-        if (weight == null || bias == null) return F.cast(forward(x), out);
-        return F.normalizeAffine(x, eps, weight, bias, out);
-    }
-
     /**
      * The residual update x1 = x + h (gate null) or x + h * gate, then forward(x1) rounded to out, as one op: returns
      * {x1, normed}. Affine norms only.
