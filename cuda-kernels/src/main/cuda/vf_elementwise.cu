@@ -19,7 +19,7 @@ __device__ __forceinline__ float sigmoidf(float x) {
 __device__ __forceinline__ float powf_ref(float a, float p) {
     if (p == 2.f) return a * a;
     if (p == 1.f) return a;
-    if (p == 0.5f) return sqrtf(a);
+    if (p == 0.5f) return a == -INFINITY ? INFINITY : sqrtf(a) + 0.f;  // pow(-0, 0.5) = +0, pow(-inf, 0.5) = +inf
     return powf(a, p);
 }
 

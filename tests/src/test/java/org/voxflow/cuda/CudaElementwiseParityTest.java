@@ -83,6 +83,11 @@ class CudaElementwiseParityTest extends GpuParityBase {
         assertSame("affine", cpu.affine(x[0], 2.5f, -1f), gpu.affine(x[1], 2.5f, -1f), 1e-6, 1e-6);
         for (float p : new float[] {2f, 1f, 0.5f, 3f, -1.5f})
             assertSame("pow " + p, cpu.powScalar(pos[0], p), gpu.powScalar(pos[1], p), 1e-6, 2e-6);
+        float[] special = {-0f, 0f, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, Float.NaN, -4f, 4f};
+        float[] c = cpu.powScalar(cpu.fromFloats(special, special.length), 0.5f).toFloats();
+        float[] g = gpu.powScalar(gpu.fromFloats(special, special.length), 0.5f).toFloats();
+        for (int i = 0; i < special.length; i++)
+            assertEquals(Float.floatToIntBits(c[i]), Float.floatToIntBits(g[i]), "pow(" + special[i] + ", 0.5), sign of zero included");
         assertThrows(IllegalArgumentException.class, () -> gpu.unary(UnaryOp.EXP, gpu.fromInts(new int[] {1}, 1)));
     }
 

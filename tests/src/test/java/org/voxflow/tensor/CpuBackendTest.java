@@ -183,6 +183,10 @@ class CpuBackendTest {
             float[] got = be.powScalar(px, p).toFloats();
             for (int i = 0; i < 12; i++) assertEquals(Math.pow(pos[i], p), got[i], 1e-6 * Math.abs(Math.pow(pos[i], p)), "pow " + p);
         }
+        float[] special = {-0f, 0f, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, Float.NaN, -4f, 4f};
+        float[] sqrt = be.powScalar(be.fromFloats(special, special.length), 0.5f).toFloats();
+        for (int i = 0; i < special.length; i++) // bit for bit Math.pow's special values (the sign of zero included)
+            assertEquals(Float.floatToIntBits((float) Math.pow(special[i], 0.5)), Float.floatToIntBits(sqrt[i]), "pow(" + special[i] + ", 0.5)");
         float[] sq = be.powScalar(x, 2f).toFloats(); // negative bases with an integer exponent
         for (int i = 0; i < 12; i++) assertEquals(v[i] * v[i], sq[i], 0f);
 

@@ -100,7 +100,8 @@ final class Elementwise {
     static float pow(float a, float p) {
         if (p == 2f) return a * a;
         if (p == 1f) return a;
-        if (p == 0.5f) return (float) Math.sqrt(a);
+        // sqrt, with pow's answers where they differ: pow(-0, 0.5) = +0 (the + 0 turns -0 into +0), pow(-inf, 0.5) = +inf
+        if (p == 0.5f) return a == Float.NEGATIVE_INFINITY ? Float.POSITIVE_INFINITY : (float) Math.sqrt(a) + 0f;
         return (float) Math.pow(a, p);
     }
 
