@@ -17,5 +17,8 @@ public final class FeedForward extends Module {
     }
 
     /** The hidden layer is produced in F.matmulInputType (fc2's GEMM input), the output in f32. */
-    public Tensor forward(Tensor x) { return fc2.forward(fc1.forwardGelu(x, F.matmulInputType(x))); }
+    public Tensor forward(Tensor x) { return forward(x, org.voxflow.tensor.DType.F32); }
+
+    /** As forward(x), the output rounded to out. */
+    public Tensor forward(Tensor x, org.voxflow.tensor.DType out) { return fc2.forward(fc1.forwardGelu(x, F.matmulInputType(x)), out); }
 }

@@ -13,6 +13,16 @@ import org.voxflow.tensor.Tensor;
 public final class InferenceScope {
     private InferenceScope() {}
 
+    /** As {@link #run} for a layer that returns several tensors (null entries allowed); all of them are kept. */
+    public static Tensor[] runAll(Supplier<Tensor[]> layer) {
+        if (Grad.enabled()) return layer.get();
+        try (MemoryScope scope = MemoryScope.open()) {
+            Tensor[] out = layer.get();
+            for (Tensor t : out) MemoryScope.keep(t);
+            return out;
+        }
+    }
+
     public static Tensor run(Supplier<Tensor> layer) {
         if (Grad.enabled()) return layer.get();
         try (MemoryScope scope = MemoryScope.open()) {

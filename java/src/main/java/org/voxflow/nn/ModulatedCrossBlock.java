@@ -41,6 +41,41 @@ public final class ModulatedCrossBlock extends Module {
      * @param ctx condition rows [Nc, Cc], instances by ctxLayout
      */
     public Tensor forward(Tensor x, RowLayout layout, Tensor mod, Tensor ctx, RowLayout ctxLayout) {
+        Tensor[] out = forwardPending(new Tensor[] {x, null, null}, layout, mod, ctx, ctxLayout, DType.F32);
+        return gatedResidual(layout, out[0], out[1], out[2]);
+    }
+
+    /**
+     * Blocks in order over x, as TRELLIS's loop runs them. With checkpointing each block is one checkpointed segment.
+     * Otherwise each runs in its own inference scope and leaves its MLP residual update (x + h gate) pending: the
+     * next block applies it in the same pass as its first norm, and the last one is applied at the end. This saves
+     * one pass over the residual stream per block; the values are those of applying it at once.
+     */
+    public static Tensor runBlocks(Iterable<ModulatedCrossBlock> blocks, Tensor x, RowLayout layout, Tensor mod, Tensor ctx,
+                                   RowLayout ctxLayout, boolean checkpointing) {
+        if (checkpointing) {
+            for (ModulatedCrossBlock block : blocks) {
+                Tensor in = x;
+                x = org.voxflow.autograd.Checkpoint.run(xs -> block.forward(xs[0], layout, xs[1], xs[2], ctxLayout),
+                        new Tensor[] {in, mod, ctx}, block.namedParameters().values());
+            }
+            return x;
+        }
+        Tensor[] state = {x, null, null};
+        for (ModulatedCrossBlock block : blocks) {
+            Tensor[] in = state;
+            state = InferenceScope.runAll(() -> block.forwardPending(in, layout, mod, ctx, ctxLayout, F.matmulInputType(in[0])));
+        }
+        return state[1] == null ? state[0] : gatedResidual(layout, state[0], state[1], state[2]);
+    }
+
+    /**
+     * The block with a residual update still pending on its input: state = {x, h, gate} means the input is
+     * x + h gate (h null: x itself). Returns this block's output in the same form, its MLP branch h rounded to
+     * mlpOut.
+     */
+    Tensor[] forwardPending(Tensor[] state, RowLayout layout, Tensor mod, Tensor ctx, RowLayout ctxLayout, DType mlpOut) {
+        Tensor x = state[0];
         Tensor m = adaLN == null ? mod : adaLN.forward(F.silu(mod));
         Tensor[] p = F.chunk(m, 6, 1);
         // 1 + scale for both modulations in one op: chunks 1 and 4 are the [B, 2, C] view m[:, {1, 4}, :] of
@@ -54,16 +89,25 @@ public final class ModulatedCrossBlock extends Module {
         int[] cu = layout.offsets();
         int n = x.size(0), c = x.size(1);
         DType act = F.matmulInputType(x);
-        Tensor h = modulated(layout, norm1, x, shiftMsa, scaleMsa, act);
+        // each residual update fused with the norm that reads it: {x + h gate, norm1(x + h gate)} for the pending
+        // one, then {x + h gate, norm2(..)} and {x + h, norm3(..)}
+        Tensor h;
+        Tensor[] r;
+        if (state[1] == null) {
+            h = modulated(layout, norm1, x, shiftMsa, scaleMsa, act);
+        } else {
+            r = norm1.forwardResidualModulated(layout.byInstance(x), layout.byInstance(state[1]), state[2], scaleMsa, shiftMsa, act);
+            x = F.reshape(r[0], n, c);
+            h = F.reshape(r[1], n, c);
+        }
         h = selfAttn.forward(h, cu, act);
-        // each residual update fused with the norm that reads it: {x + h gate, norm2(x + h gate)}, {x + h, norm3(..)}
-        Tensor[] r = norm2.forwardResidual(layout.byInstance(x), layout.byInstance(h), gateMsa, act);
+        r = norm2.forwardResidual(layout.byInstance(x), layout.byInstance(h), gateMsa, act);
         x = F.reshape(r[0], n, c);
         h = crossAttn.forward(F.reshape(r[1], n, c), cu, ctx, ctxLayout.offsets(), act);
         r = norm3.forwardResidualModulated(layout.byInstance(x), layout.byInstance(h), null, scaleMlp, shiftMlp, act);
         x = F.reshape(r[0], n, c);
-        h = mlp.forward(F.reshape(r[1], n, c));
-        return gatedResidual(layout, x, h, gateMlp);
+        h = mlp.forward(F.reshape(r[1], n, c), mlpOut);
+        return new Tensor[] {x, h, gateMlp};
     }
 
     /** TRELLIS's modulate(norm(x), shift, scale) = norm(x) (1 + scale) + shift, with onePlusScale already formed. */

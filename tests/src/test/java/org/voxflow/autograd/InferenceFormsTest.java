@@ -98,6 +98,38 @@ class InferenceFormsTest {
             F.residualNormAffine(x, F.mul(x, -0.25f), null, 1e-6f, F.add(scale, 1f), shift, out)[1]};
     }
 
+    /**
+     * runBlocks (each block's MLP residual left pending and fused with the next block's first norm) gives the values
+     * of applying every block in turn, without and with a recorded graph, and the same gradients.
+     */
+    @Test void pendingResidualsGiveTheBlockByBlockValues() {
+        int c = 16, heads = 2;
+        java.util.List<org.voxflow.nn.ModulatedCrossBlock> blocks = new java.util.ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            var blk = new org.voxflow.nn.ModulatedCrossBlock(be, c, 8, heads, 2.0, false, true, false);
+            for (var p : blk.namedParameters().values()) be.assign(p, F.mul(randn(p.shape()), 0.2f));
+            blocks.add(blk);
+        }
+        Tensor x = randn(2 * 5, c), mod = randn(2, c), ctx = randn(2 * 3, 8);
+        var layout = org.voxflow.nn.RowLayout.uniform(2, 5);
+        var ctxLayout = org.voxflow.nn.RowLayout.uniform(2, 3);
+        Tensor expected = x;
+        for (var blk : blocks) expected = blk.forward(expected, layout, mod, ctx, ctxLayout);
+        try (var g = Grad.noGrad()) {
+            assertBits("inference", expected, org.voxflow.nn.ModulatedCrossBlock.runBlocks(blocks, x, layout, mod, ctx, ctxLayout, false));
+        }
+        x.setRequiresGrad(true);
+        Tensor y = org.voxflow.nn.ModulatedCrossBlock.runBlocks(blocks, x, layout, mod, ctx, ctxLayout, false);
+        assertBits("recorded", expected, y);
+        Grad.backward(F.sum(F.mul(y, y), new int[] {0, 1}, false));
+        Tensor gPending = x.grad();
+        x.setGrad(null);
+        Tensor z = x;
+        for (var blk : blocks) z = blk.forward(z, layout, mod, ctx, ctxLayout);
+        Grad.backward(F.sum(F.mul(z, z), new int[] {0, 1}, false));
+        assertBits("input gradient", x.grad(), gPending);
+    }
+
     /** The RMS norm's cached gains follow in-place writes of gamma, and recording still gives gamma its gradient. */
     @Test void rmsNormGainsFollowGamma() {
         var norm = new org.voxflow.nn.MultiHeadRmsNorm(be, 8, 2);

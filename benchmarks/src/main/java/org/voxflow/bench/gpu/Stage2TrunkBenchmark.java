@@ -17,7 +17,6 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.voxflow.autograd.F;
 import org.voxflow.autograd.Grad;
-import org.voxflow.nn.InferenceScope;
 import org.voxflow.nn.ModulatedCrossBlock;
 import org.voxflow.nn.RowLayout;
 import org.voxflow.tensor.Backend;
@@ -27,7 +26,7 @@ import org.voxflow.tensor.Tensor;
 /**
  * The stage-2 transformer trunk of TRELLIS-large: its 24 modulated cross blocks (1024 channels, 16 heads, qk RMS
  * norm) on the tokens of the fixed ~20k-voxel structure after the 2x downsampling ({@link GpuBench#shell()}: 4,256
- * tokens) with 1374 condition tokens, run as SLatFlowModel runs them (each block in an inference scope). ms per
+ * tokens) with 1374 condition tokens, run as SLatFlowModel runs them (ModulatedCrossBlock.runBlocks). ms per
  * pass of all 24 blocks; the sparse input/output convolution blocks are not included (they are in the full
  * two-stage sampling benchmark). The blocks see only token rows, so -Dvoxflow.bench.trunkTokens=N runs N random
  * tokens instead (the issue's target is stated at ~4,640; torch_baselines.py --trunk-tokens N matches it). The
@@ -83,12 +82,8 @@ public class Stage2TrunkBenchmark {
     /** One pass of the 24 blocks into out (the recorded body). */
     private void pass() {
         try (var ng = Grad.noGrad(); MemoryScope s = MemoryScope.open()) {
-            Tensor h = x, c = F.cast(ctx, F.matmulInputType(ctx));
-            for (ModulatedCrossBlock block : blocks) {
-                Tensor in = h;
-                h = InferenceScope.run(() -> block.forward(in, layout, emb, c, ctxLayout));
-            }
-            be.assign(out, h);
+            Tensor c = F.cast(ctx, F.matmulInputType(ctx));
+            be.assign(out, ModulatedCrossBlock.runBlocks(blocks, x, layout, emb, c, ctxLayout, false));
         }
     }
 
@@ -105,11 +100,8 @@ public class Stage2TrunkBenchmark {
             return;
         }
         try (var ng = Grad.noGrad(); MemoryScope s = MemoryScope.open()) {
-            Tensor h = x, c = F.cast(ctx, F.matmulInputType(ctx));
-            for (ModulatedCrossBlock block : blocks) {
-                Tensor in = h;
-                h = InferenceScope.run(() -> block.forward(in, layout, emb, c, ctxLayout));
-            }
+            Tensor c = F.cast(ctx, F.matmulInputType(ctx));
+            ModulatedCrossBlock.runBlocks(blocks, x, layout, emb, c, ctxLayout, false);
             GpuBench.sync(be);
         }
         meter.add(System.nanoTime() - t0, 1);

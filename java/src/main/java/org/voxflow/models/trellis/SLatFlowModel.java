@@ -3,7 +3,6 @@ package org.voxflow.models.trellis;
 import java.util.ArrayList;
 import java.util.List;
 import org.voxflow.autograd.F;
-import org.voxflow.nn.InferenceScope;
 import org.voxflow.nn.Linear;
 import org.voxflow.nn.ModulatedCrossBlock;
 import org.voxflow.nn.Module;
@@ -94,13 +93,7 @@ public final class SLatFlowModel extends Module implements FlowModel {
         // the condition rows only feed the blocks' kv projections: cast once to their GEMM type, not once per block
         Tensor ctx = F.cast(F.reshape(cond, b * l, cfg.condChannels()), F.matmulInputType(cond));
         RowLayout ctxLayout = RowLayout.uniform(b, l);
-        for (ModulatedCrossBlock block : blocks) {
-            Tensor in = feats, e = emb;
-            feats = checkpointing
-                    ? org.voxflow.autograd.Checkpoint.run(xs -> block.forward(xs[0], layout, xs[1], xs[2], ctxLayout),
-                            new Tensor[] {in, e, ctx}, block.namedParameters().values())
-                    : InferenceScope.run(() -> block.forward(in, layout, e, ctx, ctxLayout));
-        }
+        feats = ModulatedCrossBlock.runBlocks(java.util.Arrays.asList(blocks), feats, layout, emb, ctx, ctxLayout, checkpointing);
         h = h.withFeats(feats);
         for (int i = 0; i < outBlocks.size(); i++) {
             Tensor skip = skips.get(skips.size() - 1 - i);

@@ -1,7 +1,6 @@
 package org.voxflow.models.trellis;
 
 import org.voxflow.autograd.F;
-import org.voxflow.nn.InferenceScope;
 import org.voxflow.nn.Linear;
 import org.voxflow.nn.ModulatedCrossBlock;
 import org.voxflow.nn.Module;
@@ -82,13 +81,7 @@ public final class SparseStructureFlowModel extends Module implements FlowModel 
         // the condition rows only feed the blocks' kv projections: cast once to their GEMM type, not once per block
         Tensor ctx = F.cast(F.reshape(cond, b * l, cfg.condChannels()), F.matmulInputType(cond));
         RowLayout ctxLayout = RowLayout.uniform(b, l);
-        for (ModulatedCrossBlock block : blocks) {
-            Tensor in = h, e = emb;
-            h = checkpointing
-                    ? org.voxflow.autograd.Checkpoint.run(xs -> block.forward(xs[0], layout, xs[1], xs[2], ctxLayout),
-                            new Tensor[] {in, e, ctx}, block.namedParameters().values())
-                    : InferenceScope.run(() -> block.forward(in, layout, e, ctx, ctxLayout));
-        }
+        h = ModulatedCrossBlock.runBlocks(java.util.Arrays.asList(blocks), h, layout, emb, ctx, ctxLayout, checkpointing);
         h = F.layerNorm(h, null, null, 1e-5f);
         h = outLayer.forward(h);
         int co = cfg.outChannels();
