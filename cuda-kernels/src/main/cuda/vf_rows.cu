@@ -210,22 +210,30 @@ __global__ void normalize_vec_kernel(const float* x, float* xhat, float* rstd, l
     }
 }
 
+// Four consecutive per-row parameters (w, b, gate): one 16-byte load when PV (the launcher checked their alignment),
+// else four scalar loads (any alignment; they stay in cache across rows).
+template <bool PV> __device__ __forceinline__ float4 param4(const float* p) {
+    if constexpr (PV) return *reinterpret_cast<const float4*>(p);
+    else return make_float4(p[0], p[1], p[2], p[3]);
+}
+
 // Writes w * xhat + b for a register-resident row (v, its mean and rstd): the output half of norm_affine_vec_kernel
 // and residual_norm_vec_kernel, so both round exactly like normalize + fma.
-template <int NV, typename O>
+template <int NV, bool PV, typename O>
 __device__ __forceinline__ void store_affine_vec(const float4 (&v)[NV], float mean, float rs, const float* pw,
                                                  const float* pb, O* q, int lane) {
 #pragma unroll
     for (int j = 0; j < NV; j++) {
         int c = 4 * (lane + 32 * j);
-        store4<O>(q + c, __fadd_rn(__fmul_rn((v[j].x - mean) * rs, pw[c]), pb[c]),
-                  __fadd_rn(__fmul_rn((v[j].y - mean) * rs, pw[c + 1]), pb[c + 1]),
-                  __fadd_rn(__fmul_rn((v[j].z - mean) * rs, pw[c + 2]), pb[c + 2]),
-                  __fadd_rn(__fmul_rn((v[j].w - mean) * rs, pw[c + 3]), pb[c + 3]));
+        float4 w = param4<PV>(pw + c), b = param4<PV>(pb + c);
+        store4<O>(q + c, __fadd_rn(__fmul_rn((v[j].x - mean) * rs, w.x), b.x),
+                  __fadd_rn(__fmul_rn((v[j].y - mean) * rs, w.y), b.y),
+                  __fadd_rn(__fmul_rn((v[j].z - mean) * rs, w.z), b.z),
+                  __fadd_rn(__fmul_rn((v[j].w - mean) * rs, w.w), b.w));
     }
 }
 
-template <int NV, typename O>
+template <int NV, bool PV, typename O>
 __global__ void norm_affine_vec_kernel(const float* x, O* out, const float* w, const float* b, long long rows,
                                        long long groupRows, long long wG, long long wR, long long bG, long long bR,
                                        float eps) {
@@ -237,8 +245,7 @@ __global__ void norm_affine_vec_kernel(const float* x, O* out, const float* w, c
         float mean, rs;
         row_moments_vec<NV>(v, (float)cols, eps, mean, rs);
         long long gi = r / groupRows, i = r - gi * groupRows;
-        // w and b in any alignment: read as scalars (they stay in cache across rows)
-        store_affine_vec<NV, O>(v, mean, rs, w + gi * wG + i * wR, b + gi * bG + i * bR, out + r * cols, lane);
+        store_affine_vec<NV, PV, O>(v, mean, rs, w + gi * wG + i * wR, b + gi * bG + i * bR, out + r * cols, lane);
     }
 }
 
@@ -259,7 +266,7 @@ template <> __device__ __forceinline__ float4 load4f<__half>(const __half* p) {
 // The residual update and the next layer norm in one pass: x1 = gate ? h * gate + x : x + h (rounded as fma / add),
 // written out in f32, then w * normalize(x1) + b in O, the statistics taken from the registers holding x1. Rows,
 // groups and strides as norm_affine_vec_kernel; the gate [.., C] indexes like w.
-template <int NV, typename H, typename O>
+template <int NV, bool PV, typename H, typename O>
 __global__ void residual_norm_vec_kernel(const float* x, const H* h, const float* gate, float* x1, O* out,
                                          const float* w, const float* b, long long rows, long long groupRows,
                                          long long gG, long long gR, long long wG, long long wR, long long bG,
@@ -277,10 +284,11 @@ __global__ void residual_norm_vec_kernel(const float* x, const H* h, const float
             int c = 4 * (lane + 32 * j);
             float4 u = load4f<H>(ph + c);
             if (pg) {
-                v[j].x = __fadd_rn(__fmul_rn(u.x, pg[c]), v[j].x);
-                v[j].y = __fadd_rn(__fmul_rn(u.y, pg[c + 1]), v[j].y);
-                v[j].z = __fadd_rn(__fmul_rn(u.z, pg[c + 2]), v[j].z);
-                v[j].w = __fadd_rn(__fmul_rn(u.w, pg[c + 3]), v[j].w);
+                float4 gv = param4<PV>(pg + c);
+                v[j].x = __fadd_rn(__fmul_rn(u.x, gv.x), v[j].x);
+                v[j].y = __fadd_rn(__fmul_rn(u.y, gv.y), v[j].y);
+                v[j].z = __fadd_rn(__fmul_rn(u.z, gv.z), v[j].z);
+                v[j].w = __fadd_rn(__fmul_rn(u.w, gv.w), v[j].w);
             } else {
                 v[j].x = __fadd_rn(v[j].x, u.x);
                 v[j].y = __fadd_rn(v[j].y, u.y);
@@ -291,9 +299,12 @@ __global__ void residual_norm_vec_kernel(const float* x, const H* h, const float
         }
         float mean, rs;
         row_moments_vec<NV>(v, (float)cols, eps, mean, rs);
-        store_affine_vec<NV, O>(v, mean, rs, w + gi * wG + i * wR, b + gi * bG + i * bR, out + r * cols, lane);
+        store_affine_vec<NV, PV, O>(v, mean, rs, w + gi * wG + i * wR, b + gi * bG + i * bR, out + r * cols, lane);
     }
 }
+
+// Whether a per-row parameter (base address, group and row strides in floats) can be read 16 bytes at a time.
+inline bool params16(long long p, long long g, long long r) { return p % 16 == 0 && g % 4 == 0 && r % 4 == 0; }
 
 // NV for the register path, or 0 for the general kernels: the same answer for normalize and norm_affine.
 inline int norm_vec_width(long long x, long long cols) {
@@ -499,13 +510,17 @@ int vf_norm_affine(long long x, long long out, int outType, long long w, long lo
     if (groupRows < 1) return (int)cudaErrorInvalidValue;
     int nv = norm_vec_width(x, cols);
     bool vec = nv && rows > 0 && out % 16 == 0;
+    bool pv = params16(w, wG, wR) && params16(b, bG, bR);
 #define VF_NA(O)                                                                                                      \
     do {                                                                                                              \
         if (vec) {                                                                                                    \
             cudaStream_t st = VF_STREAM(stream);                                                                      \
-            VF_NV_SWITCH(nv, (norm_affine_vec_kernel<NV, O><<<row_blocks(rows, 32), BLOCK, 0, st>>>(                  \
-                                 VF_PTR(const float, x), VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), \
-                                 rows, groupRows, wG, wR, bG, bR, eps)));                                             \
+            if (pv) VF_NV_SWITCH(nv, (norm_affine_vec_kernel<NV, true, O><<<row_blocks(rows, 32), BLOCK, 0, st>>>(     \
+                         VF_PTR(const float, x), VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), rows,    \
+                         groupRows, wG, wR, bG, bR, eps)))                                                             \
+            else VF_NV_SWITCH(nv, (norm_affine_vec_kernel<NV, false, O><<<row_blocks(rows, 32), BLOCK, 0, st>>>(       \
+                         VF_PTR(const float, x), VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), rows,    \
+                         groupRows, wG, wR, bG, bR, eps)))                                                             \
             return vf_launch_status();                                                                                \
         }                                                                                                             \
         VF_ROW_LAUNCH(norm_affine_kernel, VF_PTR(const float, x), VF_PTR(O, out), VF_PTR(const float, w),             \
@@ -526,12 +541,17 @@ int vf_residual_norm(long long x, long long h, int hType, long long gate, long l
     int hb = hType == VF_F32 ? 16 : 8;  // bytes of 4 branch values
     if (!nv || rows == 0 || out % 16 != 0 || x1 % 16 != 0 || h % hb != 0) return -1;
     cudaStream_t st = VF_STREAM(stream);
+    bool pv = params16(w, wG, wR) && params16(b, bG, bR) && (gate == 0 || params16(gate, gG, gR));
 #define VF_RN(H, O)                                                                                                  \
     do {                                                                                                             \
-        VF_NV_SWITCH(nv, (residual_norm_vec_kernel<NV, H, O><<<row_blocks(rows, 32), BLOCK, 0, st>>>(                \
-                             VF_PTR(const float, x), VF_PTR(const H, h), VF_PTR(const float, gate), VF_PTR(float, x1), \
-                             VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), rows, groupRows, gG, gR, \
-                             wG, wR, bG, bR, eps)));                                                                 \
+        if (pv) VF_NV_SWITCH(nv, (residual_norm_vec_kernel<NV, true, H, O><<<row_blocks(rows, 32), BLOCK, 0, st>>>(  \
+                     VF_PTR(const float, x), VF_PTR(const H, h), VF_PTR(const float, gate), VF_PTR(float, x1),          \
+                     VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), rows, groupRows, gG, gR, wG, wR,  \
+                     bG, bR, eps)))                                                                                  \
+        else VF_NV_SWITCH(nv, (residual_norm_vec_kernel<NV, false, H, O><<<row_blocks(rows, 32), BLOCK, 0, st>>>(    \
+                     VF_PTR(const float, x), VF_PTR(const H, h), VF_PTR(const float, gate), VF_PTR(float, x1),          \
+                     VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), rows, groupRows, gG, gR, wG, wR,  \
+                     bG, bR, eps)))                                                                                  \
         return vf_launch_status();                                                                                   \
     } while (0)
 #define VF_RN_OUT(H)                                    \

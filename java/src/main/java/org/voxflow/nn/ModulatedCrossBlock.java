@@ -1,6 +1,7 @@
 package org.voxflow.nn;
 
 import org.voxflow.autograd.F;
+import org.voxflow.autograd.Grad;
 import org.voxflow.tensor.Backend;
 import org.voxflow.tensor.DType;
 import org.voxflow.tensor.Tensor;
@@ -41,7 +42,7 @@ public final class ModulatedCrossBlock extends Module {
      * @param ctx condition rows [Nc, Cc], instances by ctxLayout
      */
     public Tensor forward(Tensor x, RowLayout layout, Tensor mod, Tensor ctx, RowLayout ctxLayout) {
-        Tensor[] out = forwardPending(new Tensor[] {x, null, null}, layout, mod, ctx, ctxLayout, DType.F32);
+        Tensor[] out = forwardPending(new Tensor[] {x, null, null}, layout, mod, null, ctx, ctxLayout, DType.F32);
         return gatedResidual(layout, out[0], out[1], out[2]);
     }
 
@@ -62,9 +63,12 @@ public final class ModulatedCrossBlock extends Module {
             return x;
         }
         Tensor[] state = {x, null, null};
+        // sampling: every block's adaLN starts from the same silu(mod), made once (recording keeps one node per block,
+        // so that mod's gradient sums in the same order as the checkpointed and block-by-block paths)
+        Tensor siluMod = Grad.enabled() ? null : F.silu(mod);
         for (ModulatedCrossBlock block : blocks) {
             Tensor[] in = state;
-            state = InferenceScope.runAll(() -> block.forwardPending(in, layout, mod, ctx, ctxLayout, F.matmulInputType(in[0])));
+            state = InferenceScope.runAll(() -> block.forwardPending(in, layout, mod, siluMod, ctx, ctxLayout, F.matmulInputType(in[0])));
         }
         return state[1] == null ? state[0] : gatedResidual(layout, state[0], state[1], state[2]);
     }
@@ -72,11 +76,12 @@ public final class ModulatedCrossBlock extends Module {
     /**
      * The block with a residual update still pending on its input: state = {x, h, gate} means the input is
      * x + h gate (h null: x itself). Returns this block's output in the same form, its MLP branch h rounded to
-     * mlpOut.
+     * mlpOut. siluMod: silu(mod) made by the caller, or null.
      */
-    Tensor[] forwardPending(Tensor[] state, RowLayout layout, Tensor mod, Tensor ctx, RowLayout ctxLayout, DType mlpOut) {
+    Tensor[] forwardPending(Tensor[] state, RowLayout layout, Tensor mod, Tensor siluMod, Tensor ctx, RowLayout ctxLayout,
+                            DType mlpOut) {
         Tensor x = state[0];
-        Tensor m = adaLN == null ? mod : adaLN.forward(F.silu(mod));
+        Tensor m = adaLN == null ? mod : adaLN.forward(siluMod != null ? siluMod : F.silu(mod));
         Tensor[] p = F.chunk(m, 6, 1);
         // 1 + scale for both modulations in one op: chunks 1 and 4 are the [B, 2, C] view m[:, {1, 4}, :] of
         // m as [B, 2, 3, C] (same values as adding 1 to each chunk, one launch instead of two)

@@ -55,6 +55,14 @@ class CudaInferenceFormsParityTest extends GpuParityBase {
             // per-row modulation [N, C] (sparse layouts) and a 1-D row
             Tensor[] perRow = randnPair(b * l, c);
             assertBits("per-row c=" + c + " " + out, composedNormAffine(rows, 1e-5f, perRow[1], bias[1], out), gpu.normalizeAffine(rows, 1e-5f, perRow[1], bias[1], out));
+            // parameters off 16-byte alignment: the kernels read them as scalars (their 16-byte loads otherwise)
+            Tensor wOdd = gpu.fromFloats(randn(c + 1), c + 1).slice(0, 1, c + 1), bOdd = gpu.fromFloats(randn(c + 1), c + 1).slice(0, 1, c + 1);
+            assertBits("unaligned affine c=" + c + " " + out, composedNormAffine(rows, 1e-6f, wOdd, bOdd, out),
+                    gpu.normalizeAffine(rows, 1e-6f, wOdd, bOdd, out));
+            Tensor[] fusedOdd = gpu.residualNormAffine(rows, rows, wOdd, 1e-6f, wOdd, bOdd, out);
+            Tensor x1Odd = gpu.fma(rows, wOdd, rows);
+            assertBits("unaligned residual c=" + c + " " + out, x1Odd, fusedOdd[0]);
+            assertBits("unaligned residual norm c=" + c + " " + out, composedNormAffine(x1Odd, 1e-6f, wOdd, bOdd, out), fusedOdd[1]);
             Tensor one = x[1].reshape(b * l * c).slice(0, 0, c);
             assertBits("1-D c=" + c + " " + out, composedNormAffine(one, 1e-6f, w[1], bias[1], out), gpu.normalizeAffine(one, 1e-6f, w[1], bias[1], out));
         }
