@@ -20,6 +20,7 @@ import org.voxflow.distill.MdtDistObjective;
 import org.voxflow.distill.MdtSettings;
 import org.voxflow.models.trellis.FlowModel;
 import org.voxflow.models.trellis.TrellisCheckpoint;
+import org.voxflow.sparse.SparseFixtures;
 import org.voxflow.sparse.SparseStructure;
 import org.voxflow.tensor.Backend;
 import org.voxflow.tensor.DType;
@@ -206,17 +207,6 @@ class CudaFlowParityTest extends GpuParityBase {
         return d;
     }
 
-    static int[] instance(int b, int n, int offset) {
-        int[] c = new int[n * 4];
-        for (int i = 0; i < n; i++) {
-            c[i * 4] = b;
-            c[i * 4 + 1] = offset + i % 5;
-            c[i * 4 + 2] = 3 + (i / 5) % 5;
-            c[i * 4 + 3] = 2 + i / 25;
-        }
-        return c;
-    }
-
     /** {terms..., grad.<name>...} of one MDT-dist step on a backend. */
     private static Map<String, float[]> mdtStep(Backend be, MdtSettings.Mode mode, int[] coords, float[][] data) {
         Path dir = fixtures();
@@ -246,8 +236,8 @@ class CudaFlowParityTest extends GpuParityBase {
         if (gpu instanceof CudaBackend cb) cb.setTf32(false);
         int na = 30, nb = 19;
         int[] coords = new int[(na + nb) * 4];
-        System.arraycopy(instance(0, na, 1), 0, coords, 0, na * 4);
-        System.arraycopy(instance(1, nb, 6), 0, coords, na * 4, nb * 4);
+        System.arraycopy(SparseFixtures.instance(0, na, 1), 0, coords, 0, na * 4);
+        System.arraycopy(SparseFixtures.instance(1, nb, 6), 0, coords, na * 4, nb * 4);
         Rng rng = new Rng(5);
         int n = (na + nb) * 8;
         float[][] data = {rng.normal(n), rng.normal(n), rng.normal(n), rng.normal(2 * 5 * 32), {0.7f, 0.35f}};

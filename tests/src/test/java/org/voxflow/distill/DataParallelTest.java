@@ -14,6 +14,7 @@ import static org.voxflow.distill.ToyTraining.BE;
 import static org.voxflow.distill.ToyTraining.Tiny;
 import static org.voxflow.distill.ToyTraining.ToyObjective;
 import static org.voxflow.distill.ToyTraining.samples;
+import static org.voxflow.distill.ToyTraining.maxAbsDiff;
 import static org.voxflow.distill.ToyTraining.snapshot;
 
 import java.io.IOException;
@@ -209,12 +210,6 @@ class DataParallelTest {
         return snapshot(m.namedParameters());
     }
 
-    private static double maxAbsDiff(Map<String, float[]> a, Map<String, float[]> b) {
-        assertEquals(a.keySet(), b.keySet());
-        double d = 0;
-        for (String k : a.keySet()) for (int i = 0; i < a.get(k).length; i++) d = Math.max(d, Math.abs(a.get(k)[i] - b.get(k)[i]));
-        return d;
-    }
 
     private static double maxAbsChange(Map<String, float[]> from, Map<String, float[]> to) { return maxAbsDiff(from, to); }
 

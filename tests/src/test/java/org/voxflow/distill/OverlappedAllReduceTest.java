@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.voxflow.distill.ToyTraining.BE;
 import static org.voxflow.distill.ToyTraining.samples;
+import static org.voxflow.distill.ToyTraining.maxAbsDiff;
 import static org.voxflow.distill.ToyTraining.snapshot;
 
 import java.nio.file.Path;
@@ -229,12 +230,6 @@ class OverlappedAllReduceTest {
         return snapshot(m.namedParameters());
     }
 
-    private static double maxAbsDiff(Map<String, float[]> a, Map<String, float[]> b) {
-        assertEquals(a.keySet(), b.keySet());
-        double d = 0;
-        for (String k : a.keySet()) for (int i = 0; i < a.get(k).length; i++) d = Math.max(d, Math.abs(a.get(k)[i] - b.get(k)[i]));
-        return d;
-    }
 
     @Test
     void theTrainerOnTheOverlappedPathComputesExactlyWhatThePlainPathComputes() {

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 import org.voxflow.autograd.Grad;
 import org.voxflow.models.trellis.FlowModel;
 import org.voxflow.models.trellis.TrellisCheckpoint;
+import org.voxflow.sparse.SparseFixtures;
 import org.voxflow.sparse.SparseStructure;
 import org.voxflow.tensor.Backend;
 import org.voxflow.tensor.Backends;
@@ -22,23 +23,12 @@ import org.voxflow.tensor.Tensor;
 class SparseMdtTest {
     static final Path REF = Path.of("src/test/resources/trellis-ref");
 
-    static int[] instance(int b, int n, int offset) {
-        int[] c = new int[n * 4];
-        for (int i = 0; i < n; i++) {
-            c[i * 4] = b;
-            c[i * 4 + 1] = offset + i % 5;
-            c[i * 4 + 2] = 3 + (i / 5) % 5;
-            c[i * 4 + 3] = 2 + i / 25;
-        }
-        return c;
-    }
-
     @Test void perInstanceSemanticsInDiscreteAndContinuousModes() {
         Backend be = Backends.cpu();
         FlowModel teacher = TrellisCheckpoint.load(REF.resolve("slat_flow_a"), be);
         FlowModel student = TrellisCheckpoint.load(REF.resolve("slat_flow_a"), be); // a separate copy: the student
         int na = 30, nb = 18;
-        int[] a = instance(0, na, 1), b = instance(1, nb, 6);
+        int[] a = SparseFixtures.instance(0, na, 1), b = SparseFixtures.instance(1, nb, 6);
         int[] both = new int[(na + nb) * 4];
         System.arraycopy(a, 0, both, 0, a.length);
         System.arraycopy(b, 0, both, a.length, b.length);

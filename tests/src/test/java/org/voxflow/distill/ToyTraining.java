@@ -81,6 +81,14 @@ final class ToyTraining {
 
     static InMemoryBatchSource source() { return new InMemoryBatchSource(BE, samples(10), 3); }
 
+    /** The largest |a - b| over all parameters of two snapshots (same names required). */
+    static double maxAbsDiff(Map<String, float[]> a, Map<String, float[]> b) {
+        org.junit.jupiter.api.Assertions.assertEquals(a.keySet(), b.keySet());
+        double d = 0;
+        for (String k : a.keySet()) for (int i = 0; i < a.get(k).length; i++) d = Math.max(d, Math.abs(a.get(k)[i] - b.get(k)[i]));
+        return d;
+    }
+
     /** Every parameter's floats, by name. */
     static Map<String, float[]> snapshot(Map<String, Tensor> params) {
         Map<String, float[]> m = new LinkedHashMap<>();

@@ -43,6 +43,18 @@ public final class SparseFixtures {
 
     private static long cell(int x, int y, int z) { return ((long) x << 30) | ((long) y << 15) | z; }
 
+    /** n voxels of instance b in a compact block (x from offset, 5 x 5 cross-section), row-major: small sparse batches. */
+    public static int[] instance(int b, int n, int offset) {
+        int[] c = new int[n * 4];
+        for (int i = 0; i < n; i++) {
+            c[i * 4] = b;
+            c[i * 4 + 1] = offset + i % 5;
+            c[i * 4 + 2] = 3 + (i / 5) % 5;
+            c[i * 4 + 3] = 2 + i / 25;
+        }
+        return c;
+    }
+
     /** A spherical shell of the given thickness centred in a res^3 grid, per instance, in x-major scan order. */
     public static int[] shell(int res, double inner, double outer, int batch) {
         List<Integer> c = new ArrayList<>();
