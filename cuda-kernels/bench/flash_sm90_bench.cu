@@ -59,6 +59,16 @@ static float from_bits(unsigned short u, int dtype) {
     return __half2float(b);
 }
 
+// n standard-normal values rounded to dtype, on the device (benchmark inputs).
+static void* upload_randn(Dev& dev, std::mt19937& rng, size_t n, int dtype) {
+    std::normal_distribution<float> nd(0.f, 1.f);
+    std::vector<unsigned short> b(n);
+    for (auto& e : b) e = to_bits(nd(rng), dtype);
+    void* d = dev.alloc(n * 2);
+    CK(cudaMemcpy(d, b.data(), n * 2, cudaMemcpyHostToDevice));
+    return d;
+}
+
 // Inputs and layouts of one case. Token rows: q row i of head h at qs * i + h * D (+ the slice offset when packed).
 struct Case {
     std::string name;
@@ -316,14 +326,7 @@ static void bench(const char* name, int H, int D, const std::vector<int>& ql, co
     Dev dev;
     const size_t nqe = (size_t)o.nq * HD, nke = (size_t)o.nk * HD;
     std::mt19937 rng(7);
-    std::normal_distribution<float> nd(0.f, 1.f);
-    auto upload = [&](size_t n) {
-        std::vector<unsigned short> b(n);
-        for (auto& e : b) e = to_bits(nd(rng), dtype);
-        void* d = dev.alloc(n * 2);
-        CK(cudaMemcpy(d, b.data(), n * 2, cudaMemcpyHostToDevice));
-        return d;
-    };
+    auto upload = [&](size_t n) { return upload_randn(dev, rng, n, dtype); };
     void *q = upload(nqe), *k = upload(nke), *v = upload(nke);
     const bool self = o.nq == o.nk && ql == kl;
     void* qkv = self ? upload(3 * nqe) : nullptr;  // packed [N, 3, H, D] projection
@@ -361,14 +364,7 @@ static void bench_prod(const char* name, int nq, int nk, bool self, int reps) {
     Offsets o({nq}, {nk});
     Dev dev;
     std::mt19937 rng(11);
-    std::normal_distribution<float> nd(0.f, 1.f);
-    auto upload = [&](size_t n) {
-        std::vector<unsigned short> b(n);
-        for (auto& e : b) e = to_bits(nd(rng), dtype);
-        void* d = dev.alloc(n * 2);
-        CK(cudaMemcpy(d, b.data(), n * 2, cudaMemcpyHostToDevice));
-        return d;
-    };
+    auto upload = [&](size_t n) { return upload_randn(dev, rng, n, dtype); };
     const unsigned short *q, *k, *v;
     long long qs, ks;
     if (self) {
