@@ -324,9 +324,7 @@ public final class F {
      * runs it as one op (on GPUs the GELU joins the bias in the GEMM epilogue); otherwise it composes the two ops.
      */
     public static Tensor linearGelu(Tensor x, Tensor weight, Tensor bias) {
-        boolean plain = !Grad.enabled() || !(x.requiresGrad() || weight.requiresGrad() || (bias != null && bias.requiresGrad()));
-        boolean tangents = x.tangent() != null || weight.tangent() != null || (bias != null && bias.tangent() != null);
-        if (plain && !tangents) return be(x).linear(x, weight, bias, true);
+        if (plain(x, weight, bias)) return be(x).linear(x, weight, bias, true);
         return gelu(linear(x, weight, bias));
     }
 
