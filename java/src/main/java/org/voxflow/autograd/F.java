@@ -349,6 +349,26 @@ public final class F {
         return cast(linear(x, weight, bias), out);
     }
 
+    /**
+     * Layers on the same x, rounded to out: [G, rows of x, n] with slice g = linear(x, weights[g], biases[g]) (biases
+     * null or holding nulls: no bias). One backend op when nothing is differentiated, else the recorded linears.
+     */
+    public static Tensor linearEach(Tensor x, Tensor[] weights, Tensor[] biases, DType out) {
+        Tensor[] all = new Tensor[1 + 2 * weights.length];
+        all[0] = x;
+        for (int g = 0; g < weights.length; g++) {
+            all[1 + g] = weights[g];
+            all[1 + weights.length + g] = biases == null ? null : biases[g];
+        }
+        if (plain(all)) return be(x).linearEach(x, weights, biases, out);
+        Tensor[] ys = new Tensor[weights.length];
+        for (int g = 0; g < ys.length; g++) {
+            Tensor y = linear(x, weights[g], biases == null ? null : biases[g], out);
+            ys[g] = reshape(y, 1, Math.toIntExact(y.numel() / y.size(-1)), y.size(-1));
+        }
+        return concat(ys, 0);
+    }
+
     /** linearGelu(x, weight, bias) rounded to out. */
     public static Tensor linearGelu(Tensor x, Tensor weight, Tensor bias, DType out) {
         if (plain(x, weight, bias)) return be(x).linear(x, weight, bias, true, out);

@@ -44,11 +44,13 @@ public final class Attention extends Module {
         if (!self) throw new IllegalStateException("cross-attention needs a context");
         int n = x.size(0);
         DType act = F.matmulInputType(x);
-        Tensor qkv = F.reshape(toQkv.forward(x, act), n, 3, heads, headDim);
-        Tensor q = F.squeeze(F.slice(qkv, 1, 0, 1), 1);
-        Tensor k = F.squeeze(F.slice(qkv, 1, 1, 2), 1);
-        Tensor v = F.squeeze(F.slice(qkv, 1, 2, 3), 1);
-        return attend(q, k, v, cu, cu, n, act, out);
+        // [N, 3 heads, D]: q, k and v heads in turn
+        Tensor qkv = F.reshape(toQkv.forward(x, act), n, 3 * heads, headDim);
+        Tensor v = F.slice(qkv, 1, 2 * heads, 3 * heads);
+        if (qNorm == null) return attend(F.slice(qkv, 1, 0, heads), F.slice(qkv, 1, heads, 2 * heads), v, cu, cu, n, act, out);
+        // both norms in one pass over the q and k heads, which sit next to each other
+        Tensor qk = qNorm.forwardPair(kNorm, F.slice(qkv, 1, 0, 2 * heads), act);
+        return project(F.slice(qk, 1, 0, heads), F.slice(qk, 1, heads, 2 * heads), v, cu, cu, n, act, out);
     }
 
     /** Cross-attention of x [N, C] (instances cu) to ctx [Nc, Cc] (instances cuCtx). */
@@ -71,6 +73,10 @@ public final class Attention extends Module {
             q = qNorm.forward(q, act);
             k = kNorm.forward(k, act);
         }
+        return project(q, k, v, cuQ, cuK, n, act, out);
+    }
+
+    private Tensor project(Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK, int n, DType act, DType out) {
         // q, k, v may be strided slices of the packed projections: backends read or convert views themselves
         Tensor h = F.attention(q, k, v, cuQ, cuK, (float) (1.0 / Math.sqrt(headDim)), act);
         return toOut.forward(F.reshape(h, n, heads * headDim), out);

@@ -63,30 +63,69 @@ public final class ModulatedCrossBlock extends Module {
             return x;
         }
         Tensor[] state = {x, null, null};
-        // sampling: every block's adaLN starts from the same silu(mod), made once (recording keeps one node per block,
-        // so that mod's gradient sums in the same order as the checkpointed and block-by-block paths)
-        Tensor siluMod = Grad.enabled() ? null : F.silu(mod);
-        for (ModulatedCrossBlock block : blocks) {
-            Tensor[] in = state;
-            state = InferenceScope.runAll(() -> block.forwardPending(in, layout, mod, siluMod, ctx, ctxLayout, F.matmulInputType(in[0])));
+        java.util.List<ModulatedCrossBlock> list = new java.util.ArrayList<>();
+        blocks.forEach(list::add);
+        // sampling: every block's adaLN reads the same silu(mod), so all of them run as one op before the blocks, and
+        // 1 + scale for all of them as one more (recording keeps one node per block, so that mod's gradient sums in
+        // the same order as the checkpointed and block-by-block paths)
+        Tensor[][] mods = Grad.enabled() || list.isEmpty() ? null : modulations(list, mod);
+        for (int i = 0; i < list.size(); i++) {
+            ModulatedCrossBlock block = list.get(i);
+            Tensor[] in = state, m = mods == null ? null : mods[i];
+            state = InferenceScope.runAll(() -> block.forwardPending(in, layout, mod, m, ctx, ctxLayout, F.matmulInputType(in[0])));
         }
         return state[1] == null ? state[0] : gatedResidual(layout, state[0], state[1], state[2]);
     }
 
     /**
+     * Every block's {modulation [B, 6C], 1 + its two scales [B, 2, C]} from one adaLN op over all blocks and one add
+     * (the same values as each block's own; without adaLN (share_mod) the shared mod and its scales).
+     */
+    private static Tensor[][] modulations(java.util.List<ModulatedCrossBlock> blocks, Tensor mod) {
+        int g = blocks.size(), b = mod.size(0);
+        Tensor[][] out = new Tensor[g][];
+        if (blocks.stream().anyMatch(k -> k.adaLN == null)) {
+            for (int i = 0; i < g; i++) {
+                ModulatedCrossBlock k = blocks.get(i);
+                Tensor m = k.adaLN == null ? mod : k.adaLN.forward(F.silu(mod));
+                out[i] = new Tensor[] {m, onePlusScales(m)};
+            }
+            return out;
+        }
+        Tensor[] w = new Tensor[g], bias = new Tensor[g];
+        for (int i = 0; i < g; i++) {
+            w[i] = blocks.get(i).adaLN.weight;
+            bias[i] = blocks.get(i).adaLN.bias;
+        }
+        // silu(mod) once, in the GEMMs' input type
+        Tensor all = F.linearEach(F.cast(F.silu(mod), F.matmulInputType(mod)), w, bias, DType.F32); // [G, B, 6C]
+        int ch = all.size(2) / 6;
+        Tensor onePlus = F.add(F.squeeze(F.slice(F.reshape(all, g, b, 2, 3, ch), 3, 1, 2), 3), 1f); // [G, B, 2, C]
+        for (int i = 0; i < g; i++)
+            out[i] = new Tensor[] {F.squeeze(F.slice(all, 0, i, i + 1), 0), F.squeeze(F.slice(onePlus, 0, i, i + 1), 0)};
+        return out;
+    }
+
+    /**
+     * 1 + scale for both modulations of m [B, 6C] in one op: chunks 1 and 4 are the [B, 2, C] view m[:, {1, 4}, :]
+     * of m as [B, 2, 3, C] (same values as adding 1 to each chunk, one launch instead of two).
+     */
+    private static Tensor onePlusScales(Tensor m) {
+        int b = m.size(0), ch = m.size(1) / 6;
+        return F.add(F.squeeze(F.slice(F.reshape(m, b, 2, 3, ch), 2, 1, 2), 2), 1f);
+    }
+
+    /**
      * The block with a residual update still pending on its input: state = {x, h, gate} means the input is
      * x + h gate (h null: x itself). Returns this block's output in the same form, its MLP branch h rounded to
-     * mlpOut. siluMod: silu(mod) made by the caller, or null.
+     * mlpOut. pre: {modulation, 1 + scales} made by the caller (see modulations), or null.
      */
-    Tensor[] forwardPending(Tensor[] state, RowLayout layout, Tensor mod, Tensor siluMod, Tensor ctx, RowLayout ctxLayout,
+    Tensor[] forwardPending(Tensor[] state, RowLayout layout, Tensor mod, Tensor[] pre, Tensor ctx, RowLayout ctxLayout,
                             DType mlpOut) {
         Tensor x = state[0];
-        Tensor m = adaLN == null ? mod : adaLN.forward(siluMod != null ? siluMod : F.silu(mod));
+        Tensor m = pre != null ? pre[0] : adaLN == null ? mod : adaLN.forward(F.silu(mod));
         Tensor[] p = F.chunk(m, 6, 1);
-        // 1 + scale for both modulations in one op: chunks 1 and 4 are the [B, 2, C] view m[:, {1, 4}, :] of
-        // m as [B, 2, 3, C] (same values as adding 1 to each chunk, one launch instead of two)
-        int b = m.size(0), ch = m.size(1) / 6;
-        Tensor onePlus = F.add(F.squeeze(F.slice(F.reshape(m, b, 2, 3, ch), 2, 1, 2), 2), 1f);
+        Tensor onePlus = pre != null ? pre[1] : onePlusScales(m);
         // per-instance [B, C] values broadcast over the rows: dense batches never materialise them per token
         Tensor shiftMsa = layout.broadcastable(p[0]), scaleMsa = layout.broadcastable(F.squeeze(F.slice(onePlus, 1, 0, 1), 1)),
                 gateMsa = layout.broadcastable(p[2]), shiftMlp = layout.broadcastable(p[3]),

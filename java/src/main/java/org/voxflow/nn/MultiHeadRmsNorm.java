@@ -32,6 +32,27 @@ public final class MultiHeadRmsNorm extends Module {
     /** Rounded to out; one row kernel on GPUs (reading a q/k slice in place, gamma sqrt(head_dim) in the same pass). */
     public Tensor forward(Tensor x, DType out) { return F.l2Normalize(x, 1e-12f, gains(x), out); }
 
+    /** The pair's gains [2 heads, head_dim] (this norm's, then other's), kept while both norms keep theirs. */
+    private Tensor pairGains, pairFirst, pairSecond;
+
+    /**
+     * This norm on qk[:, :heads] and other on qk[:, heads:] of qk [N, 2 heads, head_dim] (q and k next to each other in
+     * a packed projection), in one row pass: out [N, 2 heads, head_dim] of type out, the same values as the two
+     * forwards.
+     */
+    public Tensor forwardPair(MultiHeadRmsNorm other, Tensor qk, DType out) {
+        Tensor a = gains(qk), b = other.gains(qk);
+        boolean kept = a == gains && b == other.gains;
+        if (!kept) return F.l2Normalize(qk, 1e-12f, F.concat(new Tensor[] {a, b}, 0), out);
+        if (pairGains == null || pairGains.storage().isClosed() || pairFirst != a || pairSecond != b) {
+            if (pairGains != null && !pairGains.storage().isClosed()) pairGains.close();
+            pairGains = MemoryScope.outside(() -> F.concat(new Tensor[] {a, b}, 0));
+            pairFirst = a;
+            pairSecond = b;
+        }
+        return F.l2Normalize(qk, 1e-12f, pairGains, out);
+    }
+
     /**
      * gamma sqrt(head_dim): recorded (so gamma gets its gradient) while a graph is being built or a tangent rides
      * along; otherwise the same values, computed once and kept, which spares every sampling forward one small kernel

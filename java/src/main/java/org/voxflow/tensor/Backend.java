@@ -202,6 +202,25 @@ public interface Backend {
         return castOwned(linear(x, weight, bias, gelu), out);
     }
 
+    /**
+     * Several linear layers on the same x, rounded to out: [G, rows of x, n], slice g = x W_g^T + b_g (every W_g
+     * [n, k]; biases null, or each null or [n]). GPUs run a group on a few rows (every block's adaLN) as one pass.
+     */
+    default Tensor linearEach(Tensor x, Tensor[] weights, Tensor[] biases, DType out) {
+        Tensor[] ys = new Tensor[weights.length];
+        try {
+            for (int g = 0; g < ys.length; g++) {
+                Tensor y = linear(x, weights[g], biases == null ? null : biases[g], false, out);
+                int[] s = new int[] {1, Math.toIntExact(y.numel() / y.size(-1)), y.size(-1)};
+                ys[g] = y.reshape(s);
+                if (ys[g].storage() != y.storage()) y.close();
+            }
+            return concat(ys, 0);
+        } finally {
+            for (Tensor y : ys) if (y != null) y.close();
+        }
+    }
+
     /** {@link #attention}'s output rounded to out (the log-sum-exp, not needed without a backward, is dropped). */
     default Tensor attention(Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK, float scale, DType out) {
         Tensor[] r = attention(q, k, v, cuQ, cuK, scale);
