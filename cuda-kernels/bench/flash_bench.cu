@@ -107,7 +107,7 @@ static long long dev_offs(const Problem& p, const Buffers& b) { return p.batch <
 static void run_flash_fwd(const Problem& p, Buffers& b, float scale, cudaStream_t st = 0) {
     long long hd = (long long)p.H * p.D;  // dense token rows
     CKV(vf_flash_attention_forward(A(b.qh), hd, A(b.kh), hd, A(b.vh), hd, p.dtype, A(b.out), 0 /* out f32 */, A(b.lse), host_offs(p),
-                                   dev_offs(p, b), p.batch, p.H, p.D, p.maxQ, scale, (long long)st));
+                                   dev_offs(p, b), p.batch, p.H, p.D, p.maxQ, scale, 0, 0, (long long)st));
 }
 static void run_flash_bwd(const Problem& p, Buffers& b, float scale, cudaStream_t st = 0) {
     CKV(vf_flash_attention_backward(A(b.dout), A(b.qh), A(b.kh), A(b.vh), p.dtype, A(b.out), A(b.lse), A(b.dq), A(b.dk),

@@ -6,7 +6,8 @@
 //        flash_sm90_bench.cu vf_flash_sm90.o ../src/main/cuda/vf_flash.cu ../src/main/cuda/vf_attention.cu
 //   (with -DVF_BENCH_PREV and an object of the previous vf_flash_sm90.cu built with
 //    -Dvf_flash_fwd_sm90=vf_flash_fwd_sm90_prev, the production benchmark also times that build: "prev sm90")
-//   ./flash_sm90_bench [--check-only | --bench-only] [--small] [--probe] [--prod] [--d 64|128] [--reps N]
+//   ./flash_sm90_bench [--check-only | --bench-only] [--small] [--probe] [--ncu] [--prod] [--d 64|128] [--reps N]
+//   (--ncu: three calls on the production self 1x4096 shape and nothing else, for ncu --launch-skip 2)
 //
 // Correctness: random bf16 / f16 inputs, head dims 64 and 128, awkward lengths (1, 17, 63, 65, 127, 129, 1000
 // tokens, an empty instance, cross lengths unlike the query lengths, 300 instances through device offsets), q, k, v
@@ -160,13 +161,20 @@ int vf_flash_fwd_sm90_prev(const void* q, long long qStride, const void* k, long
                            const VfAttnOffsets& off, int batch, int heads, int d, int maxQ, float scale, cudaStream_t st);
 #endif
 
+// The split's workspace (vf_flash_fwd_sm90_workspace bytes, zeroed once in main); g_split = false runs without it.
+static void* g_ws = nullptr;
+static long long g_wsBytes = 0;
+static bool g_split = true;
+static int g_parts = 0;  // > 0: every split unit in that many parts (forceParts)
+
 static int call_sm90(const void* q, long long qs, const void* k, long long ks, const void* v, long long vs, int dtype,
                      void* out, long long os, bool outF32, float* lse, const Offsets& o, const int* devOffs, int H, int D,
                      float scale, cudaStream_t st = 0) {
     VfAttnOffsets off;
     int e = vf_attn_offsets(off, o.batch <= VF_ATTN_INLINE_BATCH ? o.host.data() : nullptr, A(devOffs), o.batch);
     if (e) return e;
-    return vf_flash_fwd_sm90(q, qs, k, ks, v, vs, dtype, out, os, outF32 ? 1 : 0, lse, off, o.batch, H, D, o.maxQ, scale, st);
+    return vf_flash_fwd_sm90(q, qs, k, ks, v, vs, dtype, out, os, outF32 ? 1 : 0, lse, off, o.batch, H, D, o.maxQ, scale,
+                             g_split ? g_ws : nullptr, g_split ? g_wsBytes : 0, st, g_parts);
 }
 
 static bool check_case(const Case& c, unsigned seed) {
@@ -338,7 +346,7 @@ static void bench(const char* name, int H, int D, const std::vector<int>& ql, co
     const double fl = 4.0 * pairs * H * D;
     float tOld = time_ms([&] {
         CKV(vf_flash_attention_forward(A(q), HD, A(k), HD, A(v), HD, dtype, A(out), VF_F32, A(lse), o.host.data(), 0,
-                                       o.batch, H, D, o.maxQ, scale, 0));
+                                       o.batch, H, D, o.maxQ, scale, 0, 0, 0));
     }, reps);
     float tNew = time_ms([&] { CKV(call_sm90(q, HD, k, HD, v, HD, dtype, out, HD, true, lse, o, nullptr, H, D, scale)); }, reps);
     float tNewH = time_ms([&] { CKV(call_sm90(q, HD, k, HD, v, HD, dtype, outh, HD, false, lse, o, nullptr, H, D, scale)); }, reps);
@@ -355,13 +363,15 @@ static void bench(const char* name, int H, int D, const std::vector<int>& ql, co
     fflush(stdout);
 }
 
-// The production shapes: batch 1, H 16, D 64, bf16, out bf16; self attention from a packed [N, 3, H, D] projection,
-// cross attention with dense q and k, v from a packed [Nk, 2, H, D] projection. Columns: the mma.sync kernel, the
-// previous sm90 build (when linked in), this build. Rounds of all columns in turn; each column's median over its
-// samples.
-static void bench_prod(const char* name, int nq, int nk, bool self, int reps) {
+// The production shapes: `batch` equal instances (1, or 2 as CFG runs them), H 16, D 64, bf16, out bf16; self
+// attention from a packed [N, 3, H, D] projection, cross attention with dense q and k, v from a packed [Nk, 2, H, D]
+// projection. Columns: the mma.sync kernel, the previous sm90 build (when linked in), this build without the tail
+// split, with every split unit forced into 2, 3, 4, 8 parts (VF_SPLIT_SWEEP set), and as it chooses. Rounds of all
+// columns, each starting one column later; each column's median over its samples.
+static void bench_prod(const char* name, int nq1, int nk1, bool self, int reps, int batch = 1) {
     const int dtype = VF_BF16, H = 16, D = 64, HD = H * D;
-    Offsets o({nq}, {nk});
+    Offsets o(std::vector<int>(batch, nq1), std::vector<int>(batch, nk1));
+    const int nq = nq1 * batch, nk = nk1 * batch;
     Dev dev;
     std::mt19937 rng(11);
     auto upload = [&](size_t n) { return upload_randn(dev, rng, n, dtype); };
@@ -382,25 +392,44 @@ static void bench_prod(const char* name, int nq, int nk, bool self, int reps) {
     std::vector<std::function<void()>> fns;
     std::vector<const char*> names;
     fns.push_back([&] {
-        CKV(vf_flash_attention_forward(A(q), qs, A(k), ks, A(v), ks, dtype, A(out), dtype, A(lse), o.host.data(), 0, 1, H,
-                                       D, nq, scale, 0));
+        CKV(vf_flash_attention_forward(A(q), qs, A(k), ks, A(v), ks, dtype, A(out), dtype, A(lse), o.host.data(), 0, batch,
+                                       H, D, nq1, scale, 0, 0, 0));
     });
     names.push_back("old mma.sync");
 #ifdef VF_BENCH_PREV
     fns.push_back([&] {
         VfAttnOffsets off;
-        CKV(vf_attn_offsets(off, o.host.data(), 0, 1));
-        CKV(vf_flash_fwd_sm90_prev(q, qs, k, ks, v, ks, dtype, out, HD, 0, lse, off, 1, H, D, nq, scale, 0));
+        CKV(vf_attn_offsets(off, o.host.data(), 0, batch));
+        CKV(vf_flash_fwd_sm90_prev(q, qs, k, ks, v, ks, dtype, out, HD, 0, lse, off, batch, H, D, nq1, scale, 0));
     });
     names.push_back("prev sm90");
 #endif
+    fns.push_back([&] {
+        g_split = false;
+        CKV(call_sm90(q, qs, k, ks, v, ks, dtype, out, HD, false, lse, o, nullptr, H, D, scale));
+        g_split = true;
+    });
+    names.push_back("sm90 no split");
+    static const int forced[] = {2, 3, 4, 8};
+    static const char* forcedNames[] = {"P=2", "P=3", "P=4", "P=8"};
+    for (int i = 0; i < (getenv("VF_SPLIT_SWEEP") ? 4 : 0); i++) {
+        const int p = forced[i];
+        fns.push_back([&, p] {
+            g_parts = p;
+            CKV(call_sm90(q, qs, k, ks, v, ks, dtype, out, HD, false, lse, o, nullptr, H, D, scale));
+            g_parts = 0;
+        });
+        names.push_back(forcedNames[i]);
+    }
     fns.push_back([&] { CKV(call_sm90(q, qs, k, ks, v, ks, dtype, out, HD, false, lse, o, nullptr, H, D, scale)); });
     names.push_back("sm90 (this build)");
     std::vector<std::vector<float>> all(fns.size());
-    const int rounds = 3;
+    // each round starts one column later, so no column always runs right after the same one (clocks and heat)
+    const int rounds = (int)fns.size();
     for (int r = 0; r < rounds; r++)
-        for (size_t f = 0; f < fns.size(); f++) {
-            auto x = samples_ms(fns[f], std::max(1, reps / rounds));
+        for (size_t i = 0; i < fns.size(); i++) {
+            const size_t f = (i + r) % fns.size();
+            auto x = samples_ms(fns[f], std::max(1, reps / 3));
             all[f].insert(all[f].end(), x.begin(), x.end());
         }
     printf("BENCHP %-24s", name);
@@ -414,7 +443,7 @@ static void bench_prod(const char* name, int nq, int nk, bool self, int reps) {
 
 int main(int argc, char** argv) {
     setenv("VOXFLOW_FLASH_SM90", "0", 1);  // vf_flash_attention_forward times the mma.sync kernel here
-    bool check = true, run_bench = true, small = false, probe = false, prodOnly = false;
+    bool check = true, run_bench = true, small = false, probe = false, prodOnly = false, ncu = false;
     int onlyD = 0, reps = 30;
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
@@ -422,12 +451,19 @@ int main(int argc, char** argv) {
         else if (a == "--bench-only") check = false;
         else if (a == "--small") small = true;
         else if (a == "--probe") probe = true;
+        else if (a == "--ncu") ncu = true;
         else if (a == "--prod") prodOnly = true;
         else if (a == "--d" && i + 1 < argc) onlyD = atoi(argv[++i]);
         else if (a == "--reps" && i + 1 < argc) reps = atoi(argv[++i]);
     }
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
+    g_wsBytes = vf_flash_fwd_sm90_workspace();
+    if (g_wsBytes > 0) {
+        CK(cudaMalloc(&g_ws, g_wsBytes));
+        CK(cudaMemset(g_ws, 0, g_wsBytes));
+    }
+    if (getenv("VF_NO_SPLIT")) g_split = false;
     printf("device: %s, %d SMs, cc %d.%d\n", prop.name, prop.multiProcessorCount, prop.major, prop.minor);
     if (probe) {  // does this build's sm90 path run here? (0 = yes, -1 = refused)
         Offsets o({8}, {8});
@@ -440,6 +476,17 @@ int main(int argc, char** argv) {
         printf("PROBE vf_flash_fwd_sm90 returned %d (%s), sync %s\n", r, r == 0 ? "runs" : "refused or failed",
                cudaGetErrorString(s));
         return r == 0 && s == cudaSuccess ? 0 : 1;
+    }
+    if (ncu) {
+        Offsets o({4096}, {4096});
+        Dev dev;
+        std::mt19937 rng(11);
+        unsigned short* p = (unsigned short*)upload_randn(dev, rng, (size_t)4096 * 3 * 1024, VF_BF16);
+        void* y = dev.alloc((size_t)4096 * 1024 * 2);
+        float* l = (float*)dev.alloc((size_t)4096 * 16 * 4);
+        for (int i = 0; i < 3; i++) CKV(call_sm90(p, 3072, p + 1024, 3072, p + 2048, 3072, VF_BF16, y, 1024, false, l, o, nullptr, 16, 64, 0.125f));
+        CK(cudaDeviceSynchronize());
+        return 0;
     }
     bool ok = true;
     if (check) {
@@ -515,6 +562,9 @@ int main(int argc, char** argv) {
             bench_prod("self 1x4640", 4640, 4640, true, reps);
             bench_prod("cross 1x(4096x1374)", 4096, 1374, false, reps);
             bench_prod("cross 1x(4640x1374)", 4640, 1374, false, reps);
+            // 33 query tiles x 16 heads = 4 full waves of 132 SMs (1x4096 leaves the last of 3 waves two thirds full)
+            bench_prod("self 1x6336 (whole waves)", 6336, 6336, true, reps);
+            bench_prod("self 2x4096 (CFG batch)", 4096, 4096, true, reps, 2);
         }
         if (prodOnly) return ok ? 0 : 1;
         if (!onlyD || onlyD == 64) {

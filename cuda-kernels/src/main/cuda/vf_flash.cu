@@ -250,14 +250,22 @@ int launch(long long q, long long qStride, long long k, long long kStride, long 
     return vf_launch_status();
 }
 
+// The Hopper kernel unless VOXFLOW_FLASH_SM90=0 is in the environment (for comparisons).
+bool sm90_enabled() {
+    static const bool on = [] { const char* e = getenv("VOXFLOW_FLASH_SM90"); return !(e && e[0] == '0'); }();
+    return on;
+}
+
 }  // namespace
 
 extern "C" {
 
+long long vf_flash_attention_workspace_bytes(void) { return sm90_enabled() ? vf_flash_fwd_sm90_workspace() : 0; }
+
 int vf_flash_attention_forward(long long q, long long qStride, long long k, long long kStride, long long v,
                                long long vStride, int dtype, long long out, int outType, long long lse,
                                const int* offsets, long long devOffsets, int batch, int heads, int d, int maxQ,
-                               float scale, long long stream) {
+                               float scale, long long workspace, long long workspaceBytes, long long stream) {
     if (batch == 0 || maxQ == 0 || heads == 0) return 0;
     if (!(scale > 0.f)) return (int)cudaErrorInvalidValue;  // the running max is taken over unscaled scores
     for (long long s : {qStride, kStride, vStride})  // whole 16-byte chunks per token, within 32-bit offsets
@@ -268,12 +276,11 @@ int vf_flash_attention_forward(long long q, long long qStride, long long k, long
     if (err) return err;
     cudaStream_t st = VF_STREAM(stream);
     // Hopper: the wgmma kernel (vf_flash_sm90.cu) where it takes the case; it declines (-1) elsewhere
-    // (-Dvoxflow.cuda... has no switch for it: VOXFLOW_FLASH_SM90=0 in the environment turns it off, for comparisons)
-    static const bool sm90 = [] { const char* e = getenv("VOXFLOW_FLASH_SM90"); return !(e && e[0] == '0'); }();
-    if (sm90) {
+    if (sm90_enabled()) {
         int r = vf_flash_fwd_sm90(VF_PTR(const void, q), qStride, VF_PTR(const void, k), kStride, VF_PTR(const void, v),
                                   vStride, dtype, VF_PTR(void, out), (long long)heads * d, outType == VF_F32 ? 1 : 0,
-                                  VF_PTR(float, lse), off, batch, heads, d, maxQ, scale, st);
+                                  VF_PTR(float, lse), off, batch, heads, d, maxQ, scale, VF_PTR(void, workspace),
+                                  workspaceBytes, st);
         if (r != -1) return r;
     }
 #define VF_FWD(T, D)                                                                                             \

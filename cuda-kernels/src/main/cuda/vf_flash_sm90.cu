@@ -24,8 +24,17 @@
 // advances 2048 bytes (16 key rows) per k step, its leading byte offset the distance between the two 64-column
 // halves for D = 128.
 //
+// Tail split: one CTA per SM, so a grid of U units (query tile, head, instance) runs in ceil(U / SMs) waves, and
+// a last wave that is only partly full leaves SMs idle (1x4096 x 16 heads: 352 units on 132 SMs, 2.67 waves in the
+// time of 3). The host keeps the first U - T units whole and cuts each of the last T = U mod SMs into P key ranges
+// (P chosen so that the T P parts pack into the fewest waves, see choose_split). A part writes its unnormalized
+// O, row max and row sums to the caller's workspace; the last part of a unit to finish (an atomic counter per unit,
+// which it resets) folds the others' into its own registers, rescaling each by 2^(m_part - m), and writes the
+// output as an unsplit CTA would.
+//
 // Accuracy: as vf_flash.cu, the only rounding beyond f32 arithmetic is P to the input type before P V; the row sums
 // use the unrounded f32 probabilities. An instance without keys gets zero output and lse -inf.
+#include <algorithm>
 #include "vf_flash_sm90.cuh"
 #include "vf_attn_common.cuh"
 
@@ -71,6 +80,18 @@ template <> struct S90Cfg<128> : S90Shape<VF_S90_128_NWG, VF_S90_128_BK, VF_S90_
 // block's allocation at launch (launch bounds: 168 a thread for 384 threads, 128 for 512):
 // 128 * 24 + NWG * 128 * R <= (NWG + 1) * 128 * entry registers.
 template <int NWG> struct ConsumerRegs { static constexpr int value = NWG == 2 ? 240 : 160; };
+// Workspace of one split part: the consumer threads' O registers, then m[2], l[2], as [warpgroup][value][thread].
+template <int D> __host__ __device__ constexpr int split_vals() { return D / 2 + 4; }
+template <int D> constexpr size_t split_slot_bytes() { return (size_t)S90Cfg<D>::NWG * 128 * split_vals<D>() * 4; }
+
+// How the grid maps onto units (see the header): CTAs [0, full) take unit c whole; CTA full + i takes part i % parts
+// of unit full + i / parts. Units: x + gx (h + heads b).
+struct S90Split {
+    int gx, full, parts;
+    float* ws;      // split_slot_bytes per part
+    int* counters;  // one per split unit, zero between launches
+};
+
 template <int D> constexpr size_t s90_smem() {
     using C = S90Cfg<D>;
     return 1024 + (size_t)2 * D * (64 * C::NWG + 2 * C::ST * C::BK);
@@ -270,13 +291,62 @@ template <> __device__ __forceinline__ void store2<__half>(__half* p, float a, f
     *reinterpret_cast<unsigned*>(p) = pack2<__half>(a, b);
 }
 
+// A split part's end (consumer threads of the nact active warpgroups): stores its O, m, l in its workspace slot;
+// the unit's last part to get here then folds all the unit's slots into o, m, l, in part order whichever part came
+// last (so the result's bits do not depend on timing), and returns true: it writes the output. m is the running
+// max of the pre-scaled (log2) scores, -inf for a part without keys; l the lane's partial row sums.
+template <int D, int NWG>
+__device__ __forceinline__ bool split_combine(float (&o)[D / 2], float (&m)[2], float (&l)[2], const S90Split& sp,
+                                              int slot, int part, int nact, int w, int tid, int& last_part) {
+    constexpr int NV = split_vals<D>();
+    constexpr size_t SLOT = (size_t)NWG * 128 * NV;
+    float* mine = sp.ws + slot * SLOT + (size_t)w * NV * 128 + tid;
+#pragma unroll
+    for (int i = 0; i < D / 2; i++) __stcg(mine + i * 128, o[i]);
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        __stcg(mine + (D / 2 + r) * 128, m[r]);
+        __stcg(mine + (D / 2 + 2 + r) * 128, l[r]);
+    }
+    __threadfence();  // this thread's slot before the counter (the last part reads it after its own fence)
+    asm volatile("bar.sync %0, %1;\n" ::"r"(NWG + 1), "r"(128 * nact) : "memory");
+    const int u = slot / sp.parts;
+    if (w == 0 && tid == 0) {
+        last_part = atomicAdd(&sp.counters[u], 1) == sp.parts - 1;
+        if (last_part) sp.counters[u] = 0;  // every part has arrived: ready for the next launch
+    }
+    asm volatile("bar.sync %0, %1;\n" ::"r"(NWG + 1), "r"(128 * nact) : "memory");
+    if (!last_part) return false;
+    __threadfence();
+#pragma unroll
+    for (int r = 0; r < 2; r++) m[r] = -INFINITY, l[r] = 0.f;
+#pragma unroll
+    for (int i = 0; i < D / 2; i++) o[i] = 0.f;
+    for (int q = 0; q < sp.parts; q++) {
+        const float* src = sp.ws + (slot - part + q) * SLOT + (size_t)w * NV * 128 + tid;
+        float a[2], bq[2];
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            const float mq = __ldcg(src + (D / 2 + r) * 128), lq = __ldcg(src + (D / 2 + 2 + r) * 128);
+            const float mx = fmaxf(m[r], mq);
+            a[r] = mx == -INFINITY ? 1.f : ex2(m[r] - mx);  // neither part has keys: both stay zero
+            bq[r] = mx == -INFINITY ? 0.f : ex2(mq - mx);
+            l[r] = l[r] * a[r] + lq * bq[r];
+            m[r] = mx;
+        }
+#pragma unroll
+        for (int i = 0; i < D / 2; i++) o[i] = o[i] * a[(i >> 1) & 1] + __ldcg(src + i * 128) * bq[(i >> 1) & 1];
+    }
+    return true;
+}
+
 #pragma nv_diag_default 177
 
 template <typename T, typename OutT, int D>
 __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
     flash_fwd_sm90(const T* __restrict__ q, long long qs, const T* __restrict__ k, long long ks, const T* __restrict__ v,
                    long long vs, OutT* __restrict__ out, long long os, float* __restrict__ lse,
-                   const __grid_constant__ VfAttnOffsets off, int H, float scale2) {
+                   const __grid_constant__ VfAttnOffsets off, const S90Split sp, int H, float scale2) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using C = S90Cfg<D>;
     constexpr int NWG = C::NWG, BK = C::BK, ST = C::ST, BQ = 64 * NWG;
@@ -288,12 +358,18 @@ __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
     const uint32_t sQ = (smem_u32(smem_raw) + 1023u) & ~1023u, sKV = sQ + QBYTES;
     const uint32_t full0 = smem_u32(&bars[0]), empty0 = smem_u32(&bars[ST]), qbar = smem_u32(&bars[2 * ST]);
 
-    const int b = blockIdx.z, h = blockIdx.y;
+    __shared__ int last_part;
+    const int cta = blockIdx.x;
+    const int slot = cta - sp.full;  // >= 0: a part of a split unit
+    const int unit = slot < 0 ? cta : sp.full + slot / sp.parts, part = slot < 0 ? 0 : slot % sp.parts;
+    const int x = unit % sp.gx, h = (unit / sp.gx) % H, b = unit / sp.gx / H;
     const int q0 = off.q(b), nq = off.q(b + 1) - q0, k0 = off.k(b), nk = off.k(b + 1) - k0;
-    const int tile0 = blockIdx.x * BQ;
+    const int tile0 = x * BQ;
     if (tile0 >= nq) return;
     const int nact = min(NWG, (nq - tile0 + 63) / 64);  // consumer warpgroups with query rows
-    const int nt = (nk + BK - 1) / BK;
+    // this CTA's key tiles: [jb, jb + nt) of the instance's ntAll
+    const int ntAll = (nk + BK - 1) / BK, P = slot < 0 ? 1 : sp.parts;
+    const int jb = part * ntAll / P, nt = (part + 1) * ntAll / P - jb;
     const int wg = threadIdx.x >> 7, tid = threadIdx.x & 127;
     if (threadIdx.x == 0) {
         for (int s = 0; s < ST; s++) {
@@ -316,8 +392,8 @@ __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
             const int s = j % ST;
             if (j >= ST) mbar_wait(empty0 + 8 * s, ((j / ST) - 1) & 1);
             const uint32_t kt = sKV + s * STAGE;
-            load_rows<BK, D>(kt, kp, ks, j * BK, nk, tid);
-            load_rows<BK, D>(kt + KBYTES, vp, vs, j * BK, nk, tid);
+            load_rows<BK, D>(kt, kp, ks, (jb + j) * BK, nk, tid);
+            load_rows<BK, D>(kt + KBYTES, vp, vs, (jb + j) * BK, nk, tid);
             cp_async_arrive(full0 + 8 * s);
         }
     } else {  // ---- consumers
@@ -359,7 +435,7 @@ __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
             if (pp) named_arrive(next);
             wgmma_wait<0>();
             keep(s);
-            if (BK > nk) mask_tile<BK>(s, 2 * t, nk);
+            if ((jb + 1) * BK > nk) mask_tile<BK>(s, jb * BK + 2 * t, nk);
             softmax_tile<BK>(s, m, l, alpha, scale2);
             for (int j = 1; j < nt; j++) {
                 pack_p<T, BK>(p, s);
@@ -375,7 +451,7 @@ __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
                 if (pp) named_arrive(next);
                 wgmma_wait<1>();
                 keep(s);
-                if ((j + 1) * BK > nk) mask_tile<BK>(s, j * BK + 2 * t, nk);
+                if ((jb + j + 1) * BK > nk) mask_tile<BK>(s, (jb + j) * BK + 2 * t, nk);
                 softmax_tile<BK>(s, m, l, alpha, scale2);
                 wgmma_wait<0>();
                 keep(o);
@@ -399,6 +475,7 @@ __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
             keep(o);
             keep(p);
         }
+        if (slot >= 0 && !split_combine<D, NWG>(o, m, l, sp, slot, part, nact, w, tid, last_part)) return;
         // epilogue: rows g and g + 8 of the warp's 16
 #pragma unroll
         for (int r = 0; r < 2; r++) {
@@ -417,9 +494,53 @@ __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
 #endif
 }
 
+// The SMs of each device (0: not asked yet).
+int device_sms(int dev) {
+    static int sms[64];
+    if (dev < 0 || dev >= 64) return 0;
+    int n = __atomic_load_n(&sms[dev], __ATOMIC_RELAXED);
+    if (n == 0 && cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess)
+        __atomic_store_n(&sms[dev], n, __ATOMIC_RELAXED);
+    return n;
+}
+
+constexpr size_t kCounterBytes(int sms) { return ((size_t)sms * 4 + 255) / 256 * 256; }
+
+// Per-CTA costs of the split's model, in key tiles: a CTA's own start and end (Q load, pipeline fill, output), and
+// what a part adds (its slot, the counter, the fold). Fitted to an H100 sweep of P = 2, 3, 4, 8 on the production
+// shapes (bench/flash_sm90_bench.cu, VF_SPLIT_SWEEP): with these the model picks the best measured P, or one within
+// 1%, on each of them (and no split for 1 x 4096 x 1374 cross attention, where every split lost). More than 4 parts
+// never won: the fold runs after the last part, and more parts are more CTAs to start.
+constexpr double kCtaTiles = 2.0, kPartTiles = 2.0;
+constexpr int kMaxParts = 4;
+
+// The tail split for `units` CTAs on `sms` SMs (one CTA each): T = units mod sms tail units, each cut into P parts
+// (ntMax: the most key tiles of any instance; 0 when unknown: no split). The T units take one more wave of
+// ntMax + kCtaTiles; their T P parts take ceil(T P / sms) waves of ntMax / P + kCtaTiles + kPartTiles; P (up to
+// kMaxParts, or 8 when forced; at least 2 key tiles a part; T P workspace slots) minimizes that. forceParts > 0
+// imposes P (tuning).
+void choose_split(S90Split& sp, long long units, int ntMax, size_t slotBytes, void* ws, long long wsBytes, int sms,
+                  int forceParts) {
+    sp.full = (int)units;
+    sp.parts = 1;
+    const long long tail = sms > 0 ? units % sms : 0;
+    if (!ws || tail == 0 || ntMax < 2 || wsBytes <= (long long)kCounterBytes(sms)) return;
+    const long long slots = (wsBytes - (long long)kCounterBytes(sms)) / (long long)slotBytes;
+    double best = ntMax + kCtaTiles;
+    for (int p = 2; p <= (forceParts > 0 ? 8 : kMaxParts) && 2 * p <= ntMax && tail * p <= slots; p++) {
+        const double cost = (double)((tail * p + sms - 1) / sms) * ((double)ntMax / p + kCtaTiles + kPartTiles);
+        if (forceParts > 0 ? p == forceParts : cost < best - 1e-9) best = cost, sp.parts = p;
+    }
+    if (sp.parts == 1) return;
+    sp.full = (int)(units - tail);
+    sp.counters = static_cast<int*>(ws);
+    sp.ws = reinterpret_cast<float*>(static_cast<char*>(ws) + kCounterBytes(sms));
+}
+
 template <typename T, typename OutT, int D>
 int launch(const void* q, long long qs, const void* k, long long ks, const void* v, long long vs, void* out, long long os,
-           float* lse, const VfAttnOffsets& off, int batch, int heads, int maxQ, float scale, cudaStream_t st) {
+           float* lse, const VfAttnOffsets& off, int batch, int heads, int maxQ, int maxK, float scale, void* ws,
+           long long wsBytes, int sms, int forceParts, cudaStream_t st) {
     using C = S90Cfg<D>;
     static unsigned long long ready = 0;
     constexpr size_t smem = s90_smem<D>();
@@ -427,10 +548,15 @@ int launch(const void* q, long long qs, const void* k, long long ks, const void*
     const void* fn = (const void*)flash_fwd_sm90<T, OutT, D>;
     int err = vf_smem_attribute(fn, smem, ready);
     if (err) return err;
-    dim3 grid((maxQ + BQ - 1) / BQ, heads, batch);
+    const int gx = (maxQ + BQ - 1) / BQ;
+    const long long units = (long long)gx * heads * batch;
+    if (units > (1LL << 30)) return -1;
+    S90Split sp{gx, (int)units, 1, nullptr, nullptr};
+    choose_split(sp, units, maxK < 0 ? 0 : (maxK + C::BK - 1) / C::BK, split_slot_bytes<D>(), ws, wsBytes, sms, forceParts);
+    const int grid = sp.full + (int)(units - sp.full) * sp.parts;
     flash_fwd_sm90<T, OutT, D><<<grid, 128 * (C::NWG + 1), smem, st>>>(
         static_cast<const T*>(q), qs, static_cast<const T*>(k), ks, static_cast<const T*>(v), vs, static_cast<OutT*>(out),
-        os, lse, off, heads, scale * LOG2E);
+        os, lse, off, sp, heads, scale * LOG2E);
     return vf_launch_status();
 }
 
@@ -466,9 +592,20 @@ int device_ready() {
 
 }  // namespace
 
+long long vf_flash_fwd_sm90_workspace() {
+    if (device_ready() != 0) return 0;
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess) return 0;
+    const int sms = device_sms(dev);
+    if (sms <= 0) return 0;
+    // T < sms tail units in at most kMaxParts parts (a forced split that does not fit runs unsplit)
+    return (long long)kCounterBytes(sms) + (long long)kMaxParts * sms * (long long)std::max(split_slot_bytes<64>(), split_slot_bytes<128>());
+}
+
 int vf_flash_fwd_sm90(const void* q, long long qStride, const void* k, long long kStride, const void* v,
                       long long vStride, int dtype, void* out, long long outStride, int outIsF32, float* lse,
-                      const VfAttnOffsets& off, int batch, int heads, int d, int maxQ, float scale, cudaStream_t st) {
+                      const VfAttnOffsets& off, int batch, int heads, int d, int maxQ, float scale, void* workspace,
+                      long long workspaceBytes, cudaStream_t st, int forceParts) {
     if (d != 64 && d != 128) return -1;
     if (dtype != VF_BF16 && dtype != VF_F16) return -1;
     if (!(scale > 0.f)) return -1;  // the running max is taken over unscaled scores
@@ -477,11 +614,20 @@ int vf_flash_fwd_sm90(const void* q, long long qStride, const void* k, long long
     if (reinterpret_cast<uintptr_t>(out) & (outIsF32 ? 7 : 3)) return -1;
     if (batch == 0 || maxQ == 0 || heads == 0) return 0;
     if (int r = device_ready()) return r;
+    // the longest key range, known when the offsets came inline (device offsets: -1, no split)
+    int maxK = -1;
+    if (!off.dev) {
+        maxK = 0;
+        for (int b = 0; b < batch; b++) maxK = std::max(maxK, off.cu[batch + 2 + b] - off.cu[batch + 1 + b]);
+    }
+    int dev = 0;
+    if (cudaError_t e = cudaGetDevice(&dev)) return (int)e;
+    const int sms = device_sms(dev);
 #define VF_S90(T, D)                                                                                                    \
     return outIsF32 ? launch<T, float, D>(q, qStride, k, kStride, v, vStride, out, outStride, lse, off, batch, heads,  \
-                                          maxQ, scale, st)                                                              \
+                                          maxQ, maxK, scale, workspace, workspaceBytes, sms, forceParts, st)                       \
                     : launch<T, T, D>(q, qStride, k, kStride, v, vStride, out, outStride, lse, off, batch, heads, maxQ, \
-                                      scale, st)
+                                      maxK, scale, workspace, workspaceBytes, sms, forceParts, st)
     if (dtype == VF_BF16) {
         if (d == 64) VF_S90(__nv_bfloat16, 64);
         VF_S90(__nv_bfloat16, 128);

@@ -338,9 +338,10 @@ __global__ void l2_normalize_kernel(const X* x, O* out, const float* w, long lon
 
 // The l2 row kernel for short rows of 16-bit or f32 values at 16-byte aligned addresses (q/k head rows): G lanes per
 // row, each loading 16 bytes (E = 16 / sizeof(X) elements), sums combined over the G lanes. Rows of 64 bf16 take 8
-// lanes, so a warp normalizes 4 rows with one load each where the general kernel spends a warp per row.
-template <int G, typename X, typename O>
-__global__ void l2_normalize_vec_kernel(const X* x, O* out, const float* w, long long rows, long long inner,
+// lanes, so a warp normalizes 4 rows with one load each where the general kernel spends a warp per row. Idx: the
+// integer type of row numbers (32-bit division where they fit).
+template <int G, typename X, typename O, typename Idx>
+__global__ void l2_normalize_vec_kernel(const X* x, O* out, const float* w, Idx rows, Idx inner,
                                         long long strideOuter, long long strideInner, float eps) {
     constexpr int E = 16 / sizeof(X);
     constexpr long long COLS = (long long)G * E;
@@ -351,7 +352,7 @@ __global__ void l2_normalize_vec_kernel(const X* x, O* out, const float* w, long
     for (long long r0 = first; r0 < rows; r0 += gridDim.x * per) {
         const long long r = r0 + (threadIdx.x % 32) / G;
         const bool ok = r < rows;
-        long long o = r / inner, i = r - o * inner;
+        const Idx o = (Idx)r / inner, i = (Idx)r - o * inner;
         uint4 raw = ok ? *reinterpret_cast<const uint4*>(x + o * strideOuter + i * strideInner + t * E) : make_uint4(0, 0, 0, 0);
         const X* e = reinterpret_cast<const X*>(&raw);
         float v[E];
@@ -362,13 +363,17 @@ __global__ void l2_normalize_vec_kernel(const X* x, O* out, const float* w, long
         for (int off = G / 2; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
         float n = fmaxf(sqrtf(s), eps);
         if (!ok) continue;
-        const float* pw = w ? w + i * COLS + t * E : nullptr;
+        // the gains in 16-byte loads (the launcher checked w's alignment): scalar loads kept the L1 pipe busier
+        // than the row's own data
+        const float4* pw = w ? reinterpret_cast<const float4*>(w + i * COLS + t * E) : nullptr;
         O* q = out + r * COLS + t * E;
 #pragma unroll
         for (int k = 0; k < E; k += 4) {
             float y[4];
+            const float4 g = pw ? pw[k / 4] : make_float4(0.f, 0.f, 0.f, 0.f);
+            const float gs[4] = {g.x, g.y, g.z, g.w};
 #pragma unroll
-            for (int m = 0; m < 4; m++) y[m] = pw ? __fmul_rn(v[k + m] / n, pw[k + m]) : v[k + m] / n;
+            for (int m = 0; m < 4; m++) y[m] = pw ? __fmul_rn(v[k + m] / n, gs[m]) : v[k + m] / n;
             store4<O>(q + k, y[0], y[1], y[2], y[3]);
         }
     }
@@ -575,13 +580,21 @@ int vf_l2_normalize(long long x, int xType, long long out, int outType, long lon
     // short aligned rows: G lanes of 16 bytes each (see l2_normalize_vec_kernel)
     int xb = xType == VF_F32 ? 4 : 2;
     long long g = cols * xb / 16;
-    bool vec = cols * xb % 16 == 0 && (g == 4 || g == 8 || g == 16 || g == 32) && x % 16 == 0 && out % 16 == 0 &&
+    bool vec = cols * xb % 16 == 0 && (g == 4 || g == 8 || g == 16 || g == 32) && x % 16 == 0 && out % 16 == 0 && w % 16 == 0 &&
                (strideOuter * xb) % 16 == 0 && (strideInner * xb) % 16 == 0;
     if (vec) {
         cudaStream_t st = VF_STREAM(stream);
         unsigned blocks = vf_blocks(rows, BLOCK / (int)g, 1 << 16);
-#define VF_L2V(G, X, O) l2_normalize_vec_kernel<G, X, O><<<blocks, BLOCK, 0, st>>>(VF_PTR(const X, x), VF_PTR(O, out), \
-                            VF_PTR(const float, w), rows, inner, strideOuter, strideInner, eps)
+#define VF_L2V(G, X, O)                                                                                                  \
+    do {                                                                                                                 \
+        if (rows + 32 <= 0xFFFFFFFFLL)                                                                                   \
+            l2_normalize_vec_kernel<G, X, O, unsigned><<<blocks, BLOCK, 0, st>>>(                                        \
+                VF_PTR(const X, x), VF_PTR(O, out), VF_PTR(const float, w), (unsigned)rows, (unsigned)inner, strideOuter, \
+                strideInner, eps);                                                                                       \
+        else                                                                                                             \
+            l2_normalize_vec_kernel<G, X, O, long long><<<blocks, BLOCK, 0, st>>>(                                       \
+                VF_PTR(const X, x), VF_PTR(O, out), VF_PTR(const float, w), rows, inner, strideOuter, strideInner, eps); \
+    } while (0)
 #define VF_L2G(X, O)                                  \
     do {                                              \
         if (g == 4) VF_L2V(4, X, O);                  \

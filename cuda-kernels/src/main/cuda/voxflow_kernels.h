@@ -113,6 +113,16 @@ int vf_l2_normalize(long long x, int xType, long long out, int outType, long lon
 int vf_normalize_backward(long long dy, long long xhat, long long rstd, long long dx, long long rows,
                           long long cols, long long stream);
 
+/* ---- linear layers with few rows (vf_skinny_linear.cu) --------------------------------------------------------- */
+/* y [m, n] (dense, outType f32 or dtype) = x [m, k] (rows ldx apart) W^T + bias, x and W of dtype (bf16 / f16), W
+ * dense [n, k] 16-byte aligned, bias [n] of y's type or 0; f32 accumulation. -1 (nothing done) outside its cases:
+ * m > 8, k not a multiple of 8, more than 12288 staged x values. */
+int vf_linear_skinny(long long x, long long ldx, long long w, int dtype, long long bias, long long y, int outType, int m,
+                     int n, int k, long long stream);
+/* The same for `groups` layers on one x: W_g at w[g], bias_g at bias[g] (bias null: none), y dense [groups, m, n]. */
+int vf_linear_skinny_group(long long x, long long ldx, const long long* w, int dtype, const long long* bias, long long y,
+                           int outType, int groups, int m, int n, int k, long long stream);
+
 /* ---- indexing ------------------------------------------------------------------------------------------------- */
 /* x dense f32 [outer, n, inner] -> out [outer, m, inner]; idx (i32/i64, m entries); -1 gives zeros. */
 int vf_index_select(long long x, long long idx, int idxType, long long out, long long outer, long long n,
@@ -163,7 +173,10 @@ int vf_attention_jvp(long long q, long long k, long long v, long long out, long 
 int vf_flash_attention_forward(long long q, long long qStride, long long k, long long kStride, long long v,
                                long long vStride, int dtype, long long out, int outType, long long lse,
                                const int* offsets, long long devOffsets, int batch, int heads, int d, int maxQ,
-                               float scale, long long stream);
+                               float scale, long long workspace, long long workspaceBytes, long long stream);
+/* Device scratch the forward can use (0: none): vf_flash_attention_workspace_bytes() bytes, zeroed once before the
+ * first forward that gets it and then only used by forwards queued one after another (one stream). */
+long long vf_flash_attention_workspace_bytes(void);
 /* dout, out f32 dense [Nq, H, D], lse f32 [Nq, H] from vf_flash_attention_forward on the same q, k, v. Scratch:
  * doutHalf [Nq, H, D] of dtype, delta f32 [Nq, H]. dq is zeroed and accumulated here (f32 atomics, so its last
  * bits depend on the order of the adds). */

@@ -26,6 +26,9 @@ import org.voxflow.tensor.Tensor;
  * reverse, would give wrong gradients), whatever the autocast mode is by then. For an lse this backend did not make
  * (no record), the backward applies the forward's rule without autocast.
  *
+ * <p>On Hopper the forward may split the key range of some query tiles over several thread blocks and fold their
+ * partial results (see vf_flash_sm90.cu), so its last bits depend on the device's SM count; the bounds are the same.
+ *
  * <p>Offsets travel inside the kernel parameters (no upload, no host wait) for batches up to
  * {@link #INLINE_BATCH} instances; larger batches are uploaded once per call (a synchronous copy).
  */
@@ -38,6 +41,13 @@ final class CudaAttention {
 
     /** The tensor-core kernels for bf16/f16 inputs (-Dvoxflow.cuda.flash=false falls back to the f32 kernels). */
     static volatile boolean flash = !"false".equals(System.getProperty("voxflow.cuda.flash"));
+
+    /**
+     * Whether the flash forward gets the backend's workspace, with which the Hopper kernel splits the key range of the
+     * units in a partly full last wave (-Dvoxflow.cuda.attentionSplit=false: never, for comparisons).
+     */
+    static volatile boolean split = !"false".equals(System.getProperty("voxflow.cuda.attentionSplit"));
+    private static final long[] NO_WORKSPACE = {0, 0};
 
     /** The type each forward ran in (F32, BF16 or F16), keyed by the storage of the lse it returned. */
     private static final Map<Storage, DType> RAN_IN = Collections.synchronizedMap(new WeakHashMap<>());
@@ -134,9 +144,11 @@ final class CudaAttention {
             Tensor lse = withLse ? be.empty(DType.F32, nq, p.heads) : t.track(be.empty(DType.F32, nq, p.heads), null);
             if (type != DType.F32) {
                 Tensor q = rows16(be, q0, type, t), k = rows16(be, k0, type, t), v = rows16(be, v0, type, t);
+                long[] ws = split ? be.attentionWorkspace() : NO_WORKSPACE;
                 check(VoxKernels.vf_flash_attention_forward(CudaBackend.addr(q), tokenStride(q), CudaBackend.addr(k), tokenStride(k),
                         CudaBackend.addr(v), tokenStride(v), type.ordinal(), CudaBackend.addr(out), out.dtype().ordinal(),
-                        CudaBackend.addr(lse), p.offsets, p.dev(), p.batch, p.heads, p.d, p.maxQ, scale, be.stream()),
+                        CudaBackend.addr(lse), p.offsets, p.dev(), p.batch, p.heads, p.d, p.maxQ, scale, ws[0], ws[1],
+                        be.stream()),
                         "vf_flash_attention_forward(" + type + ")");
             } else {
                 Tensor q = denseF32(be, q0, t), k = denseF32(be, k0, t), v = denseF32(be, v0, t);

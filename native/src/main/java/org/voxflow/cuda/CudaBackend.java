@@ -33,6 +33,7 @@ public final class CudaBackend implements Backend {
     private final CublasLtLinear lt;
     private final HostStaging staging;
     private final CastCache casts = new CastCache();
+    private long[] attentionWorkspace;
 
     CudaBackend(int ordinal) {
         this.ordinal = ordinal;
@@ -51,6 +52,22 @@ public final class CudaBackend implements Backend {
     @Override public Device device() { return device; }
 
     DeviceMemory memory() { return memory; }
+
+    /**
+     * {address, bytes} of the flash forward's scratch (the Hopper kernel's tail split), {0, 0} when it has none: made
+     * and zeroed on first use outside a graph recording, then held for the backend's life (recorded graphs keep its
+     * address, so it never moves).
+     */
+    synchronized long[] attentionWorkspace() {
+        if (attentionWorkspace == null) {
+            if (memory.capturing()) return new long[] {0, 0}; // not graph memory: made after the recording
+            long bytes = VoxKernels.vf_flash_attention_workspace_bytes();
+            long address = bytes > 0 ? memory.allocate(bytes) : 0;
+            if (address != 0) check(VoxKernels.vf_memset(address, 0, bytes, stream), "cudaMemsetAsync");
+            attentionWorkspace = new long[] {address, address == 0 ? 0 : bytes};
+        }
+        return attentionWorkspace;
+    }
 
     /** Autocast's cached casts of parameters. */
     CastCache casts() { return casts; }
@@ -410,6 +427,12 @@ public final class CudaBackend implements Backend {
     @Override public Tensor linear(Tensor x, Tensor weight, Tensor bias, boolean gelu, DType out) {
         Tensor fused = linearFused ? CudaMatmul.linear(this, lt, x, weight, bias, gelu, out) : null;
         return fused != null ? fused : Backend.super.linear(x, weight, bias, gelu, out);
+    }
+
+    /** A group on a few rows (every block's adaLN when sampling) in one skinny-kernel launch; the composite otherwise. */
+    @Override public Tensor linearEach(Tensor x, Tensor[] weights, Tensor[] biases, DType out) {
+        Tensor y = CudaMatmul.linearEach(this, x, weights, biases, out);
+        return y != null ? y : Backend.super.linearEach(x, weights, biases, out);
     }
 
     /** bf16 under autocast: activations that only feed GEMMs and attention are written in the type those run in. */

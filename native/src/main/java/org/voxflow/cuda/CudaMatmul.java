@@ -1,5 +1,7 @@
 package org.voxflow.cuda;
 
+import static org.voxflow.cuda.CudaRuntime.check;
+
 import java.util.Arrays;
 import org.voxflow.tensor.DType;
 import org.voxflow.tensor.Shapes;
@@ -92,10 +94,13 @@ final class CudaMatmul {
         return new Operand(t, trans ^ flip, (int) ld, bs);
     }
 
+    /** -Dvoxflow.cuda.skinnyLinear=false sends every Linear to cuBLASLt (for comparisons). */
+    static volatile boolean skinny = !"false".equals(System.getProperty("voxflow.cuda.skinnyLinear"));
+
     /**
      * The fused Linear (see Backend#linear) on cuBLASLt for 16-bit GEMMs (bf16/f16 operands, or f32 under bf16
-     * autocast), or null when this case goes the composite way: f32/TF32 GEMMs, shapes or alignments the epilogue
-     * kernels do not take, or no algorithm from the heuristic. The epilogue writes `out`: f32, or the GEMM's own
+     * autocast; up to 8 rows without GELU: the skinny kernel), or null when this case goes the composite way: f32/TF32
+     * GEMMs, shapes or alignments the epilogue kernels do not take, or no algorithm from the heuristic. The epilogue writes `out`: f32, or the GEMM's own
      * 16-bit type (rounded once from the f32 result, for a following GEMM; the bias is then rounded to that type).
      */
     static Tensor linear(CudaBackend be, CublasLtLinear lt, Tensor x0, Tensor w0, Tensor bias0, boolean gelu, DType out) {
@@ -107,7 +112,8 @@ final class CudaMatmul {
         if (w0.size(1) != k) return null; // the composite path reports the mismatch
         if (bias0 != null && (bias0.dim() != 1 || bias0.size(0) != n)) return null;
         long rows = x0.numel() / Math.max(k, 1);
-        if (k % 8 != 0 || n % 8 != 0 || rows == 0 || rows > Integer.MAX_VALUE) return null;
+        if (k % 8 != 0 || rows == 0 || rows > Integer.MAX_VALUE) return null;
+        if (n % 8 != 0 && (rows > 8 || gelu || !skinny)) return null; // cuBLASLt's alignment; the skinny kernel takes any n
         int m = (int) rows;
         Tensor cw = be.casts().get(be, w0, type);
         Tensor w = cw != null ? cw : be.denseOf(w0, type);
@@ -121,7 +127,14 @@ final class CudaMatmul {
             int[] outShape = x0.shape().clone();
             outShape[outShape.length - 1] = n;
             Tensor y = be.empty(out, outShape);
-            if (!lt.run(type, out, m, n, k, CudaBackend.addr(x), k, CudaBackend.addr(w), bias == null ? 0 : CudaBackend.addr(bias),
+            // a few rows (adaLN modulations, timestep MLPs): one pass over W at memory speed, where a GEMM tile idles
+            if (!gelu && m <= 8 && skinny) {
+                int rc = VoxKernels.vf_linear_skinny(CudaBackend.addr(x), k, CudaBackend.addr(w), type.ordinal(),
+                        bias == null ? 0 : CudaBackend.addr(bias), CudaBackend.addr(y), out.ordinal(), m, n, k, be.stream());
+                if (rc == 0) return y;
+                if (rc != -1) check(rc, "vf_linear_skinny(m=" + m + ", n=" + n + ", k=" + k + ")");
+            }
+            if (n % 8 != 0 || !lt.run(type, out, m, n, k, CudaBackend.addr(x), k, CudaBackend.addr(w), bias == null ? 0 : CudaBackend.addr(bias),
                     gelu, CudaBackend.addr(y))) {
                 y.close();
                 return null;
@@ -131,6 +144,58 @@ final class CudaMatmul {
             if (cw == null) CudaBackend.releaseTemp(w, w0);
             CudaBackend.releaseTemp(x, x0);
             if (bias != null && cbias == null) CudaBackend.releaseTemp(bias, bias0);
+        }
+    }
+
+    /**
+     * {@link org.voxflow.tensor.Backend#linearEach} as one skinny-kernel launch: x of at most 8 rows, every W [n, k]
+     * of one type, the GEMM type 16-bit (autocast, or 16-bit operands); null (the caller composes) otherwise.
+     */
+    static Tensor linearEach(CudaBackend be, Tensor x0, Tensor[] w0, Tensor[] b0, DType out) {
+        if (!skinny || w0.length == 0 || x0.dim() < 1 || !x0.dtype().isFloating() || w0[0].dim() != 2) return null;
+        int k = x0.size(-1), n = w0[0].size(0);
+        long rows = x0.numel() / Math.max(k, 1);
+        if (rows < 1 || rows > 8 || k % 8 != 0 || w0[0].size(1) != k) return null;
+        DType wt = w0[0].dtype();
+        for (int g = 0; g < w0.length; g++) {
+            if (w0[g].dim() != 2 || w0[g].size(0) != n || w0[g].size(1) != k || w0[g].dtype() != wt) return null;
+            Tensor b = b0 == null ? null : b0[g];
+            if (b != null && (b.dim() != 1 || b.size(0) != n || !b.dtype().isFloating())) return null;
+        }
+        DType type = CudaAutocast.gemmType(x0.dtype() == wt && wt != DType.F32 ? wt : DType.F32);
+        if (type == DType.F32 || (out != DType.F32 && out != type)) return null;
+        Tensor[] w = new Tensor[w0.length], bias = new Tensor[w0.length];
+        boolean[] cachedW = new boolean[w0.length], cachedB = new boolean[w0.length];
+        Tensor x = be.denseOf(x0, type);
+        try {
+            long[] wa = new long[w0.length], ba = new long[w0.length];
+            for (int g = 0; g < w0.length; g++) {
+                Tensor cw = be.casts().get(be, w0[g], type);
+                cachedW[g] = cw != null;
+                w[g] = cw != null ? cw : be.denseOf(w0[g], type);
+                wa[g] = CudaBackend.addr(w[g]);
+                Tensor b = b0 == null ? null : b0[g];
+                if (b == null) continue;
+                Tensor cb = out == DType.F32 ? null : be.casts().get(be, b, out); // the bias in y's type, as linear's
+                cachedB[g] = cb != null;
+                bias[g] = cb != null ? cb : be.denseOf(b, out);
+                ba[g] = CudaBackend.addr(bias[g]);
+            }
+            Tensor y = be.empty(out, w0.length, (int) rows, n);
+            int rc = VoxKernels.vf_linear_skinny_group(CudaBackend.addr(x), k, wa, type.ordinal(), ba, CudaBackend.addr(y),
+                    out.ordinal(), w0.length, (int) rows, n, k, be.stream());
+            if (rc == -1) {
+                y.close();
+                return null;
+            }
+            check(rc, "vf_linear_skinny_group(" + w0.length + " layers, m=" + rows + ", n=" + n + ", k=" + k + ")");
+            return y;
+        } finally {
+            CudaBackend.releaseTemp(x, x0);
+            for (int g = 0; g < w0.length; g++) {
+                if (w[g] != null && !cachedW[g]) CudaBackend.releaseTemp(w[g], w0[g]);
+                if (bias[g] != null && !cachedB[g]) CudaBackend.releaseTemp(bias[g], b0[g]);
+            }
         }
     }
 }

@@ -91,6 +91,9 @@ final class DeviceMemory {
         return leaked;
     }
 
+    /** Whether a thread is recording the stream into a CUDA graph (what it allocates now belongs to the graph). */
+    synchronized boolean capturing() { return capturer != null; }
+
     /** Bytes held by live tensors. */
     long liveBytes() { return live.get(); }
 

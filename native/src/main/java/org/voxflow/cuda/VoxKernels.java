@@ -112,7 +112,14 @@ final class VoxKernels {
                                        float scale, long stream);
     static native int vf_flash_attention_forward(long q, long qStride, long k, long kStride, long v, long vStride, int dtype,
                                                  long out, int outType, long lse, int[] offsets, long devOffsets, int batch,
-                                                 int heads, int d, int maxQ, float scale, long stream);
+                                                 int heads, int d, int maxQ, float scale, long workspace,
+                                                 long workspaceBytes, long stream);
+    static native long vf_flash_attention_workspace_bytes();
+    static native int vf_linear_skinny(long x, long ldx, long w, int dtype, long bias, long y, int outType, int m, int n,
+                                       int k, long stream);
+    static native int vf_linear_skinny_group(long x, long ldx, @Cast("const long long*") long[] w, int dtype,
+                                             @Cast("const long long*") long[] bias, long y, int outType, int groups, int m,
+                                             int n, int k, long stream);
     static native int vf_flash_attention_backward(long dout, long q, long k, long v, int dtype, long out, long lse,
                                                   long dq, long dk, long dv, long doutHalf, long delta, int[] offsets,
                                                   long devOffsets, int batch, int heads, int d, long nqTotal, int maxK,

@@ -136,6 +136,25 @@ class CudaAttentionParityTest extends GpuParityBase {
         checkFlash(n + " instances", DType.BF16, 1, 64, ql, kl);
     }
 
+    /**
+     * One instance, 16 heads, as the TRELLIS flows run it, with and without the Hopper kernel's tail split. On an
+     * H100 (132 SMs) the split cuts all 96 query-tile units of the D 64 case into 4 key ranges each, and the last 12 of
+     * the 144 units of the D 128 case into 8 (elsewhere the kernel declines and the mma.sync kernel runs both).
+     */
+    @Test
+    void flashTailSplit() {
+        boolean before = CudaAttention.split;
+        try {
+            for (boolean split : new boolean[] {true, false}) {
+                CudaAttention.split = split;
+                checkFlash("1 instance, split " + split, DType.BF16, 16, 64, new int[] {1100}, new int[] {1100});
+                checkFlash("1 instance cross, split " + split, DType.F16, 16, 128, new int[] {1100}, new int[] {700});
+            }
+        } finally {
+            CudaAttention.split = before;
+        }
+    }
+
     /** Head dims the flash kernels do not cover (and d != dv) still work on 16-bit inputs, through the f32 kernels. */
     @Test
     void halfInputsOutsideTheFlashShapesUseF32() {

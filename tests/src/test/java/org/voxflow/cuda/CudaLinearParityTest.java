@@ -38,6 +38,41 @@ class CudaLinearParityTest extends GpuParityBase {
             }
     }
 
+    /**
+     * A few rows (the skinny kernel, vf_skinny_linear.cu): each padded row count, k across several of a lane's chunk
+     * passes and not a multiple of 256, n odd (a warp's second row of W missing), the most x it stages (8 x 1536), and
+     * one row beyond it (cuBLASLt again); the f16 and bf16-output forms against the same product through cuBLASLt.
+     */
+    @Test void fewRows() {
+        for (boolean bias : new boolean[] {true, false}) {
+            check(1, 6144, 1024, bias, false);
+            check(2, 1001, 520, bias, false);
+            check(3, 64, 3000, bias, false);
+            check(8, 40, 1536, bias, false);
+            check(5, 33, 2048, bias, false);   // 8 x 2048 staged values: too many, cuBLASLt
+        }
+        CudaBackend be = (CudaBackend) gpu;
+        for (DType type : new DType[] {DType.BF16, DType.F16})
+            for (DType out : new DType[] {DType.F32, type}) {
+                Tensor x = gpu.cast(gpu.fromFloats(randn(3 * 1024), 3, 1024), type);
+                Tensor w = gpu.cast(gpu.fromFloats(randn(776 * 1024), 776, 1024), type);
+                Tensor b = gpu.cast(gpu.fromFloats(randn(776), 776), out);
+                Tensor skinny = CudaMatmul.linear(be, be.lt(), x, w, b, false, out);
+                CudaMatmul.skinny = false;
+                Tensor lt;
+                try {
+                    lt = CudaMatmul.linear(be, be.lt(), x, w, b, false, out);
+                } finally {
+                    CudaMatmul.skinny = true;
+                }
+                org.junit.jupiter.api.Assertions.assertNotNull(skinny, type + " -> " + out);
+                org.junit.jupiter.api.Assertions.assertEquals(out, skinny.dtype());
+                // the same f32 sums in another order, then the same one rounding to out (|y| ~ 30: 2^-8 relative for bf16)
+                double tol = out == DType.F32 ? 1e-4 : out == DType.BF16 ? 0.25 : 0.04;
+                assertClose(type + " -> " + out, lt.toFloats(), skinny.toFloats(), tol, 1e-5);
+            }
+    }
+
     @Test void shapesTheEpilogueDoesNotTakeFallBack() {
         check(5, 12, 20, true, true);   // k, n not multiples of 8
         check(16, 24, 36, true, false);
