@@ -7,6 +7,7 @@ import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
@@ -23,7 +24,9 @@ import org.voxflow.tensor.Tensor;
 /**
  * One forward of TRELLIS-large's stage-1 flow model (SparseStructureFlowModel: 1024 channels, 24 blocks, 16 heads,
  * 16^3 latent, patch 1 = 4096 tokens, 1374 condition tokens) with random f32 weights, batch 1 or 2, no grad, ms per
- * forward (input to output, stream synchronized). Precisions: {@code f32}, {@code tf32}, {@code autocast} (bf16).
+ * forward: {@link #REPS} forwards back to back, then one stream synchronization, as the PyTorch baselines
+ * (torch_baselines.py) and the GEMM and attention benchmarks time theirs. Stage1Profile also prints the latency of
+ * one forward at a time (replay, then synchronize). Precisions: {@code f32}, {@code tf32}, {@code autocast} (bf16).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -32,6 +35,8 @@ import org.voxflow.tensor.Tensor;
 @Warmup(iterations = 1, time = 1)
 @Measurement(iterations = 3, time = 1)
 public class Stage1ForwardBenchmark {
+    static final int REPS = 4;
+
     @Param({"1", "2"})
     public int batch;
 
@@ -74,18 +79,15 @@ public class Stage1ForwardBenchmark {
     public void startIteration() { meter.reset(); }
 
     @Benchmark
+    @OperationsPerInvocation(REPS)
     public void forward() {
         long t0 = System.nanoTime();
-        if (graph != null) {
-            graph.replay();
-            GpuBench.sync(be);
-        } else {
-            try (var ng = Grad.noGrad(); MemoryScope s = MemoryScope.open()) {
-                model.forward(x, t, cond);
-                GpuBench.sync(be);
-            }
+        for (int i = 0; i < REPS; i++) {
+            if (graph != null) graph.replay();
+            else try (var ng = Grad.noGrad(); MemoryScope s = MemoryScope.open()) { model.forward(x, t, cond); }
         }
-        meter.add(System.nanoTime() - t0, 1);
+        GpuBench.sync(be);
+        meter.add(System.nanoTime() - t0, REPS);
     }
 
     @TearDown(Level.Iteration)
