@@ -161,4 +161,57 @@ class InferenceFormsTest {
         Grad.backward(F.sum(F.mul(yr, yr), new int[] {0, 1}, false));
         assertArrayEquals(x.grad().toFloats(), g16.toFloats(), 1e-6f);
     }
+
+    /** Layers on one x: the grouped op equals each linear, plain and recorded, with a layer without bias; gradients too. */
+    @Test void linearEachIsEachLinear() {
+        Tensor x = randn(3, 16);
+        Tensor[] w = {randn(24, 16), randn(24, 16), randn(24, 16)}, b = {randn(24), null, randn(24)};
+        try (var g = Grad.noGrad()) {
+            Tensor all = F.linearEach(x, w, b, DType.F32);
+            assertArrayEquals(new int[] {3, 3, 24}, all.shape());
+            for (int i = 0; i < 3; i++)
+                assertBits("layer " + i, F.linear(x, w[i], b[i]), F.squeeze(F.slice(all, 0, i, i + 1), 0));
+            Tensor half = F.linearEach(x, w, b, DType.BF16);
+            assertBits("bf16", F.cast(all, DType.BF16), half);
+        }
+        // recorded: the linears' own gradients
+        Tensor xr = x.setRequiresGrad(true);
+        for (Tensor t : w) t.setRequiresGrad(true);
+        Tensor seed = randn(3, 3, 24);
+        Grad.backward(F.sum(F.mul(F.linearEach(xr, w, b, DType.F32), seed), new int[] {0, 1, 2}, false));
+        float[] gx = xr.grad().toFloats(), gw1 = w[1].grad().toFloats();
+        Tensor xe = F.detach(x).setRequiresGrad(true), w1 = F.detach(w[1]).setRequiresGrad(true);
+        Tensor sum = null;
+        for (int i = 0; i < 3; i++) {
+            Tensor y = F.linear(xe, i == 1 ? w1 : F.detach(w[i]), b[i]);
+            Tensor term = F.sum(F.mul(y, F.squeeze(F.slice(seed, 0, i, i + 1), 0)), new int[] {0, 1}, false);
+            sum = sum == null ? term : F.add(sum, term);
+        }
+        Grad.backward(sum);
+        assertArrayEquals(xe.grad().toFloats(), gx, 1e-4f, "d x");
+        assertArrayEquals(w1.grad().toFloats(), gw1, 1e-4f, "d W_1");
+    }
+
+    /** The q/k pair in one pass gives each norm's own result, and gamma's gradient while recording. */
+    @Test void rmsNormPairIsBothNorms() {
+        org.voxflow.nn.MultiHeadRmsNorm qn = new org.voxflow.nn.MultiHeadRmsNorm(be, 8, 2), kn = new org.voxflow.nn.MultiHeadRmsNorm(be, 8, 2);
+        be.assign(qn.gamma, randn(2, 8));
+        be.assign(kn.gamma, randn(2, 8));
+        Tensor qkv = randn(5, 6, 8); // [N, 3 heads-pairs: q q k k v v, D]
+        Tensor qk = F.slice(qkv, 1, 0, 4);
+        try (var g = Grad.noGrad()) {
+            for (DType out : new DType[] {DType.F32, DType.BF16}) {
+                Tensor pair = qn.forwardPair(kn, qk, out);
+                assertBits("q " + out, qn.forward(F.slice(qkv, 1, 0, 2), out), F.slice(pair, 1, 0, 2));
+                assertBits("k " + out, kn.forward(F.slice(qkv, 1, 2, 4), out), F.slice(pair, 1, 2, 4));
+            }
+            be.assign(kn.gamma, randn(2, 8)); // the cached pair follows a write to either gamma
+            assertBits("k after a write", kn.forward(F.slice(qkv, 1, 2, 4), DType.F32), F.slice(qn.forwardPair(kn, qk, DType.F32), 1, 2, 4));
+        }
+        qn.gamma.setRequiresGrad(true);
+        kn.gamma.setRequiresGrad(true);
+        Grad.backward(F.sum(F.mul(qn.forwardPair(kn, qk, DType.F32), qk), new int[] {0, 1, 2}, false));
+        assertNotNull(qn.gamma.grad(), "q gamma's gradient");
+        assertNotNull(kn.gamma.grad(), "k gamma's gradient");
+    }
 }
