@@ -124,12 +124,15 @@ int vf_linear_skinny_group(long long x, long long ldx, const long long* w, int d
                            int outType, int groups, int m, int n, int k, long long stream);
 
 /* ---- indexing ------------------------------------------------------------------------------------------------- */
-/* x dense f32 [outer, n, inner] -> out [outer, m, inner]; idx (i32/i64, m entries); -1 gives zeros. */
+/* x dense f32 [outer, n, inner] -> out [outer, m, inner]; idx (i32/i64, m entries); -1 gives zeros. Any other
+ * index outside [0, n) also gives zeros and, when bad (3 ints, zeroed) is given and holds no earlier report, is
+ * recorded there: {1, index, n} (the host reports it at its next synchronization). */
 int vf_index_select(long long x, long long idx, int idxType, long long out, long long outer, long long n,
-                    long long m, long long inner, long long stream);
-/* out (zeroed f32 [outer, size, inner]) [o, idx[i], :] += src [o, i, :]; -1 skipped. */
+                    long long m, long long inner, long long bad, long long stream);
+/* out (zeroed f32 [outer, size, inner]) [o, idx[i], :] += src [o, i, :]; -1 skipped; other indices outside
+ * [0, size) skipped and recorded in bad as {2, index, size}. */
 int vf_index_add(long long src, long long idx, int idxType, long long out, long long outer, long long m,
-                 long long size, long long inner, long long stream);
+                 long long size, long long inner, long long bad, long long stream);
 
 /* ---- sparse structure maps (vf_sparse.cu) ------------------------------------------------------------------ */
 /* coords: dense i32 [n, 4] rows (batch, x, y, z), 0 <= x, y, z < 2^15, 0 <= batch < 2^18. Each map takes a device

@@ -34,6 +34,8 @@ public final class CudaBackend implements Backend {
     private final HostStaging staging;
     private final CastCache casts = new CastCache();
     private long[] attentionWorkspace;
+    /** Where the index kernels record the first bad index since the host last looked (see checkDeviceErrors). */
+    private final long badIndex;
 
     CudaBackend(int ordinal) {
         this.ordinal = ordinal;
@@ -47,6 +49,23 @@ public final class CudaBackend implements Backend {
         this.blas = new CublasGemm(stream, workspace);
         this.lt = new CublasLtLinear(stream, workspace, CublasGemm.WORKSPACE_BYTES);
         this.staging = new HostStaging(stream);
+        this.badIndex = memory.allocate(16);
+        check(VoxKernels.vf_memset(badIndex, 0, 16, stream), "cudaMemsetAsync");
+    }
+
+    /**
+     * Reports an index the GPU's gather or scatter found outside its range in an op queued since the last look (the
+     * kernels treat it like -1 and record it rather than stop: the CPU reference throws at once, which would cost a
+     * device-to-host round trip per op here). Called where the host waits for the stream anyway.
+     */
+    private void checkDeviceErrors() {
+        int[] bad = new int[3];
+        staging.download(badIndex, bad);
+        if (bad[0] == 0) return;
+        check(VoxKernels.vf_memset(badIndex, 0, 16, stream), "cudaMemsetAsync");
+        String op = bad[0] == 1 ? "indexSelect" : "indexAdd";
+        throw new IndexOutOfBoundsException(op + ": index " + bad[1] + " outside [-1, " + bad[2] + ") (-1 means none); "
+                + "found on the GPU by an op queued before this synchronization, which ran with that entry skipped");
     }
 
     @Override public Device device() { return device; }
@@ -79,7 +98,10 @@ public final class CudaBackend implements Backend {
     public void profilerRange(boolean on) { check(VoxKernels.vf_profiler(on ? 1 : 0), on ? "cudaProfilerStart" : "cudaProfilerStop"); }
 
     /** Waits for every queued op (timing, or surfacing asynchronous kernel faults). */
-    public void synchronize() { check(VoxKernels.vf_stream_sync(stream), "cudaStreamSynchronize"); }
+    public void synchronize() {
+        check(VoxKernels.vf_stream_sync(stream), "cudaStreamSynchronize");
+        checkDeviceErrors();
+    }
 
     /** TF32 tensor cores for f32 matmul (off by default: the CPU reference is plain f32). */
     public void setTf32(boolean on) { blas.setTf32(on); }
@@ -170,6 +192,7 @@ public final class CudaBackend implements Backend {
         try {
             float[] out = new float[Math.toIntExact(d.numel())];
             staging.download(addr(d), out);
+            checkDeviceErrors();
             return out;
         } finally {
             release(d, t);
@@ -191,6 +214,7 @@ public final class CudaBackend implements Backend {
         try {
             int[] out = new int[Math.toIntExact(d.numel())];
             staging.download(addr(d), out);
+            checkDeviceErrors();
             return out;
         } finally {
             release(d, t);
@@ -203,6 +227,7 @@ public final class CudaBackend implements Backend {
         try {
             long[] out = new long[Math.toIntExact(d.numel())];
             staging.download(addr(d), out);
+            checkDeviceErrors();
             return out;
         } finally {
             release(d, t);
@@ -728,7 +753,7 @@ public final class CudaBackend implements Backend {
             long total = out.numel();
             if (total == 0) return out;
             long outer = total / (m * inner);
-            check(VoxKernels.vf_index_select(addr(xf), addr(id), id.dtype().ordinal(), addr(out), outer, n, m, inner, stream), "vf_index_select");
+            check(VoxKernels.vf_index_select(addr(xf), addr(id), id.dtype().ordinal(), addr(out), outer, n, m, inner, badIndex, stream), "vf_index_select");
             return out;
         } finally {
             release(xf, x);
@@ -752,7 +777,7 @@ public final class CudaBackend implements Backend {
         Tensor id = indices(idx);
         try {
             long outer = count / (m * inner);
-            check(VoxKernels.vf_index_add(addr(sf), addr(id), id.dtype().ordinal(), addr(out), outer, m, size, inner, stream), "vf_index_add");
+            check(VoxKernels.vf_index_add(addr(sf), addr(id), id.dtype().ordinal(), addr(out), outer, m, size, inner, badIndex, stream), "vf_index_add");
             return out;
         } finally {
             release(sf, src);

@@ -88,9 +88,9 @@ final class VoxKernels {
 
     // ---- indexing ----
     static native int vf_index_select(long x, long idx, int idxType, long out, long outer, long n, long m, long inner,
-                                      long stream);
+                                      long bad, long stream);
     static native int vf_index_add(long src, long idx, int idxType, long out, long outer, long m, long size, long inner,
-                                   long stream);
+                                   long bad, long stream);
 
     // ---- sparse structure maps ----
     static native int vf_sparse_neighbours_scratch(long n, @Cast("long long*") long[] bytes);

@@ -44,4 +44,26 @@ class CudaIndexParityTest extends GpuParityBase {
         assertSame("indexAdd of nothing", cpu.indexAdd(e[0], 0, cpu.fromInts(new int[0], 0), 5),
                 gpu.indexAdd(e[1], 0, gpu.fromInts(new int[0], 0), 5), 0, 0);
     }
+
+    /**
+     * An index outside [-1, n) is an error on both backends: the CPU throws at the op, the GPU at its next
+     * synchronization (naming the op, the index and the range), and the backend keeps working afterwards.
+     */
+    @Test
+    void badIndicesAreReported() {
+        Tensor[] x = randnPair(4, 5);
+        org.junit.jupiter.api.Assertions.assertThrows(IndexOutOfBoundsException.class,
+                () -> cpu.indexSelect(x[0], 0, cpu.fromInts(new int[] {0, 4}, 2)));
+        Tensor y = gpu.indexSelect(x[1], 0, gpu.fromInts(new int[] {0, 4, -1, 1}, 4));
+        IndexOutOfBoundsException e = org.junit.jupiter.api.Assertions.assertThrows(IndexOutOfBoundsException.class, y::toFloats);
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().startsWith("indexSelect: index 4 outside [-1, 4)"), e.getMessage());
+        // reported once; later work is unaffected
+        Tensor ok = gpu.indexSelect(x[1], 0, gpu.fromInts(new int[] {3, -1}, 2));
+        assertSame("after a report", cpu.indexSelect(x[0], 0, cpu.fromInts(new int[] {3, -1}, 2)), ok, 0, 0);
+        Tensor z = gpu.indexAdd(x[1], 1, gpu.fromLongs(new long[] {0, 1, -7, 2, 3}, 5), 4);
+        IndexOutOfBoundsException a = org.junit.jupiter.api.Assertions.assertThrows(IndexOutOfBoundsException.class,
+                () -> ((CudaBackend) gpu).synchronize());
+        org.junit.jupiter.api.Assertions.assertTrue(a.getMessage().startsWith("indexAdd: index -7 outside [-1, 4)"), a.getMessage());
+        z.close();
+    }
 }
