@@ -8,6 +8,8 @@
 //    -Dvf_flash_fwd_sm90=vf_flash_fwd_sm90_prev, the production benchmark also times that build: "prev sm90")
 //   ./flash_sm90_bench [--check-only | --bench-only] [--small] [--probe] [--ncu] [--prod] [--d 64|128] [--reps N]
 //   (--ncu: three calls on the production self 1x4096 shape and nothing else, for ncu --launch-skip 2)
+//   Environment: VF_NO_SPLIT runs every sm90 call without the tail-split workspace (checks included);
+//   VF_SPLIT_SWEEP adds the forced P = 2, 3, 4, 8 columns to the production benchmark.
 //
 // Correctness: random bf16 / f16 inputs, head dims 64 and 128, awkward lengths (1, 17, 63, 65, 127, 129, 1000
 // tokens, an empty instance, cross lengths unlike the query lengths, 300 instances through device offsets), q, k, v
