@@ -1,6 +1,7 @@
 // Row-wise kernels over the last axis of a dense f32 [rows, cols] matrix: reductions, softmax and the
 // layer-norm core, with their backward rules. Short rows get one warp each (8 rows per block); long rows get a
 // whole block. Sums accumulate in f32 per thread and combine as a tree, close to the CPU's f64 loops.
+#include <type_traits>
 #include "vf_common.cuh"
 
 namespace {
@@ -336,6 +337,31 @@ __global__ void l2_normalize_kernel(const X* x, O* out, const float* w, long lon
     }
 }
 
+// A lane's E consecutive outputs: one 16-byte store when they fill 16 bytes (8 bf16 / f16; two 8-byte stores left
+// every 32-byte sector half written per instruction, which ncu counted as half of the kernel's store sectors being
+// excess), else 16-byte pieces.
+template <typename O, int E> __device__ __forceinline__ void store_lane(O* q, const float (&y)[E]) {
+    if constexpr (sizeof(O) == 2 && E == 8) {
+        uint4 u;
+        unsigned* w = reinterpret_cast<unsigned*>(&u);
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            float2 f = make_float2(y[2 * k], y[2 * k + 1]);
+            if constexpr (std::is_same<O, __nv_bfloat16>::value) {
+                __nv_bfloat162 h = __float22bfloat162_rn(f);
+                w[k] = *reinterpret_cast<unsigned*>(&h);
+            } else {
+                __half2 h = __float22half2_rn(f);
+                w[k] = *reinterpret_cast<unsigned*>(&h);
+            }
+        }
+        *reinterpret_cast<uint4*>(q) = u;
+    } else {
+#pragma unroll
+        for (int k = 0; k < E; k += 4) store4<O>(q + k, y[k], y[k + 1], y[k + 2], y[k + 3]);
+    }
+}
+
 // The l2 row kernel for short rows of 16-bit or f32 values at 16-byte aligned addresses (q/k head rows): G lanes per
 // row, each loading 16 bytes (E = 16 / sizeof(X) elements), sums combined over the G lanes. Rows of 64 bf16 take 8
 // lanes, so a warp normalizes 4 rows with one load each where the general kernel spends a warp per row. Idx: the
@@ -367,15 +393,15 @@ __global__ void l2_normalize_vec_kernel(const X* x, O* out, const float* w, Idx 
         // than the row's own data
         const float4* pw = w ? reinterpret_cast<const float4*>(w + i * COLS + t * E) : nullptr;
         O* q = out + r * COLS + t * E;
+        float y[E];
 #pragma unroll
         for (int k = 0; k < E; k += 4) {
-            float y[4];
             const float4 g = pw ? pw[k / 4] : make_float4(0.f, 0.f, 0.f, 0.f);
             const float gs[4] = {g.x, g.y, g.z, g.w};
 #pragma unroll
-            for (int m = 0; m < 4; m++) y[m] = pw ? __fmul_rn(v[k + m] / n, gs[m]) : v[k + m] / n;
-            store4<O>(q + k, y[0], y[1], y[2], y[3]);
+            for (int m = 0; m < 4; m++) y[k + m] = pw ? __fmul_rn(v[k + m] / n, gs[m]) : v[k + m] / n;
         }
+        store_lane<O, E>(q, y);
     }
 }
 
