@@ -5,7 +5,8 @@
 //   nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -I../src/main/cuda -o flash_sm90_bench \
 //        flash_sm90_bench.cu vf_flash_sm90.o ../src/main/cuda/vf_flash.cu ../src/main/cuda/vf_attention.cu
 //   (with -DVF_BENCH_PREV and an object of the previous vf_flash_sm90.cu built with
-//    -Dvf_flash_fwd_sm90=vf_flash_fwd_sm90_prev, the production benchmark also times that build: "prev sm90")
+//    -Dvf_flash_fwd_sm90=vf_flash_fwd_sm90_prev -Dvf_flash_fwd_sm90_workspace=vf_flash_fwd_sm90_workspace_prev, the
+//    production benchmark also times that build: "prev sm90"; it must have this build's signature)
 //   ./flash_sm90_bench [--check-only | --bench-only] [--small] [--probe] [--ncu] [--prod] [--d 64|128] [--reps N]
 //   (--ncu: three calls on the production self 1x4096 shape and nothing else, for ncu --launch-skip 2)
 //   Environment: VF_NO_SPLIT runs every sm90 call without the tail-split workspace (checks included);
@@ -160,7 +161,8 @@ static void bounds(const Case& c, const Offsets& o, float scale, const std::vect
 // the previous build of vf_flash_sm90.cu (compiled with -Dvf_flash_fwd_sm90=vf_flash_fwd_sm90_prev), for timings
 int vf_flash_fwd_sm90_prev(const void* q, long long qStride, const void* k, long long kStride, const void* v,
                            long long vStride, int dtype, void* out, long long outStride, int outIsF32, float* lse,
-                           const VfAttnOffsets& off, int batch, int heads, int d, int maxQ, float scale, cudaStream_t st);
+                           const VfAttnOffsets& off, int batch, int heads, int d, int maxQ, float scale, void* workspace,
+                           long long workspaceBytes, cudaStream_t st, int forceParts);
 #endif
 
 // The split's workspace (vf_flash_fwd_sm90_workspace bytes, zeroed once in main); g_split = false runs without it.
@@ -402,7 +404,8 @@ static void bench_prod(const char* name, int nq1, int nk1, bool self, int reps, 
     fns.push_back([&] {
         VfAttnOffsets off;
         CKV(vf_attn_offsets(off, o.host.data(), 0, batch));
-        CKV(vf_flash_fwd_sm90_prev(q, qs, k, ks, v, ks, dtype, out, HD, 0, lse, off, batch, H, D, nq1, scale, 0));
+        CKV(vf_flash_fwd_sm90_prev(q, qs, k, ks, v, ks, dtype, out, HD, 0, lse, off, batch, H, D, nq1, scale, g_ws, g_wsBytes,
+                                   0, 0));
     });
     names.push_back("prev sm90");
 #endif

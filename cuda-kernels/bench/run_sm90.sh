@@ -34,7 +34,7 @@ if [ "${PREBUILT:-0}" != 1 ]; then
   nvcc $F $A90 -c vf_flash.cu -o obj/fwd.o &
   nvcc $F $A90A -Xptxas -v -c vf_flash_sm90.cu -o obj/s90.o 2> obj/ptxas_s90.txt &
   nvcc $F $ALIB -c vf_flash_sm90.cu -o obj/s90lib.o 2> obj/ptxas_lib.txt &
-  [ -f vf_flash_sm90_prev.cu ] && nvcc $F $A90A -Dvf_flash_fwd_sm90=vf_flash_fwd_sm90_prev -c vf_flash_sm90_prev.cu -o obj/s90prev.o &
+  [ -f vf_flash_sm90_prev.cu ] && nvcc $F $A90A -Dvf_flash_fwd_sm90=vf_flash_fwd_sm90_prev -Dvf_flash_fwd_sm90_workspace=vf_flash_fwd_sm90_workspace_prev -c vf_flash_sm90_prev.cu -o obj/s90prev.o &
   IFS=';' read -ra VS <<< "$VARIANTS"
   for v in "${VS[@]}"; do
     [ -z "$v" ] && continue
