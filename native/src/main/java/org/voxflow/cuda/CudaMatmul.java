@@ -100,14 +100,14 @@ final class CudaMatmul {
     /**
      * The fused Linear (see Backend#linear) on cuBLASLt for 16-bit GEMMs (bf16/f16 operands, or f32 under bf16
      * autocast; up to 8 rows without GELU: the skinny kernel), or null when this case goes the composite way: f32/TF32
-     * GEMMs, shapes or alignments the epilogue kernels do not take, or no algorithm from the heuristic. The epilogue writes `out`: f32, or the GEMM's own
-     * 16-bit type (rounded once from the f32 result, for a following GEMM; the bias is then rounded to that type).
+     * GEMMs, shapes or alignments the epilogue kernels do not take, or no algorithm from the heuristic. The epilogue
+     * writes `out`: f32, or the GEMM's own 16-bit type (rounded once from the f32 result, for a following GEMM; the
+     * bias is then rounded to that type).
      */
     static Tensor linear(CudaBackend be, CublasLtLinear lt, Tensor x0, Tensor w0, Tensor bias0, boolean gelu, DType out) {
         if (x0.dim() < 1 || w0.dim() != 2 || !x0.dtype().isFloating() || !w0.dtype().isFloating()) return null;
-        DType type = x0.dtype() == w0.dtype() && x0.dtype() != DType.F32 ? x0.dtype() : DType.F32;
-        type = CudaAutocast.gemmType(type);
-        if (type == DType.F32 || (out != DType.F32 && out != type)) return null;
+        DType type = gemmType(x0, w0.dtype(), out);
+        if (type == null) return null;
         int k = x0.size(-1), n = w0.size(0);
         if (w0.size(1) != k) return null; // the composite path reports the mismatch
         if (bias0 != null && (bias0.dim() != 1 || bias0.size(0) != n)) return null;
@@ -115,35 +115,27 @@ final class CudaMatmul {
         if (k % 8 != 0 || rows == 0 || rows > Integer.MAX_VALUE) return null;
         if (n % 8 != 0 && (rows > 8 || gelu || !skinny)) return null; // cuBLASLt's alignment; the skinny kernel takes any n
         int m = (int) rows;
-        Tensor cw = be.casts().get(be, w0, type);
-        Tensor w = cw != null ? cw : be.denseOf(w0, type);
         Tensor x = be.denseOf(x0, type);
-        // cuBLASLt adds the bias in D's type (an f32 bias with a bf16 D has no algorithm): a 16-bit D takes the bias
-        // rounded to its type (from the cast cache for parameters), added in f32 before D's one rounding
-        Tensor cbias = bias0 == null || out == DType.F32 ? null : be.casts().get(be, bias0, out);
-        Tensor bias = bias0 == null ? null : cbias != null ? cbias : be.denseOf(bias0, out);
-        try {
-            if (CudaBackend.addr(x) % 16 != 0 || CudaBackend.addr(w) % 16 != 0 || (bias != null && CudaBackend.addr(bias) % 16 != 0)) return null;
+        try (Operands ops = new Operands(be, new Tensor[] {w0}, bias0 == null ? null : new Tensor[] {bias0}, type, out)) {
+            long w = ops.w[0], bias = ops.b[0];
+            if (CudaBackend.addr(x) % 16 != 0 || w % 16 != 0 || bias % 16 != 0) return null;
             int[] outShape = x0.shape().clone();
             outShape[outShape.length - 1] = n;
             Tensor y = be.empty(out, outShape);
             // a few rows (adaLN modulations, timestep MLPs): one pass over W at memory speed, where a GEMM tile idles
             if (!gelu && m <= 8 && skinny) {
-                int rc = VoxKernels.vf_linear_skinny(CudaBackend.addr(x), k, CudaBackend.addr(w), type.ordinal(),
-                        bias == null ? 0 : CudaBackend.addr(bias), CudaBackend.addr(y), out.ordinal(), m, n, k, be.stream());
+                int rc = VoxKernels.vf_linear_skinny(CudaBackend.addr(x), k, w, type.ordinal(), bias, CudaBackend.addr(y),
+                        out.ordinal(), m, n, k, be.stream());
                 if (rc == 0) return y;
                 if (rc != -1) check(rc, "vf_linear_skinny(m=" + m + ", n=" + n + ", k=" + k + ")");
             }
-            if (n % 8 != 0 || !lt.run(type, out, m, n, k, CudaBackend.addr(x), k, CudaBackend.addr(w), bias == null ? 0 : CudaBackend.addr(bias),
-                    gelu, CudaBackend.addr(y))) {
+            if (n % 8 != 0 || !lt.run(type, out, m, n, k, CudaBackend.addr(x), k, w, bias, gelu, CudaBackend.addr(y))) {
                 y.close();
                 return null;
             }
             return y;
         } finally {
-            if (cw == null) CudaBackend.releaseTemp(w, w0);
             CudaBackend.releaseTemp(x, x0);
-            if (bias != null && cbias == null) CudaBackend.releaseTemp(bias, bias0);
         }
     }
 
@@ -162,27 +154,12 @@ final class CudaMatmul {
             Tensor b = b0 == null ? null : b0[g];
             if (b != null && (b.dim() != 1 || b.size(0) != n || !b.dtype().isFloating())) return null;
         }
-        DType type = CudaAutocast.gemmType(x0.dtype() == wt && wt != DType.F32 ? wt : DType.F32);
-        if (type == DType.F32 || (out != DType.F32 && out != type)) return null;
-        Tensor[] w = new Tensor[w0.length], bias = new Tensor[w0.length];
-        boolean[] cachedW = new boolean[w0.length], cachedB = new boolean[w0.length];
+        DType type = gemmType(x0, wt, out);
+        if (type == null) return null;
         Tensor x = be.denseOf(x0, type);
-        try {
-            long[] wa = new long[w0.length], ba = new long[w0.length];
-            for (int g = 0; g < w0.length; g++) {
-                Tensor cw = be.casts().get(be, w0[g], type);
-                cachedW[g] = cw != null;
-                w[g] = cw != null ? cw : be.denseOf(w0[g], type);
-                wa[g] = CudaBackend.addr(w[g]);
-                Tensor b = b0 == null ? null : b0[g];
-                if (b == null) continue;
-                Tensor cb = out == DType.F32 ? null : be.casts().get(be, b, out); // the bias in y's type, as linear's
-                cachedB[g] = cb != null;
-                bias[g] = cb != null ? cb : be.denseOf(b, out);
-                ba[g] = CudaBackend.addr(bias[g]);
-            }
+        try (Operands ops = new Operands(be, w0, b0, type, out)) {
             Tensor y = be.empty(out, w0.length, (int) rows, n);
-            int rc = VoxKernels.vf_linear_skinny_group(CudaBackend.addr(x), k, wa, type.ordinal(), ba, CudaBackend.addr(y),
+            int rc = VoxKernels.vf_linear_skinny_group(CudaBackend.addr(x), k, ops.w, type.ordinal(), ops.b, CudaBackend.addr(y),
                     out.ordinal(), w0.length, (int) rows, n, k, be.stream());
             if (rc == -1) {
                 y.close();
@@ -192,9 +169,55 @@ final class CudaMatmul {
             return y;
         } finally {
             CudaBackend.releaseTemp(x, x0);
-            for (int g = 0; g < w0.length; g++) {
-                if (w[g] != null && !cachedW[g]) CudaBackend.releaseTemp(w[g], w0[g]);
-                if (bias[g] != null && !cachedB[g]) CudaBackend.releaseTemp(bias[g], b0[g]);
+        }
+    }
+
+    /** The 16-bit type a Linear of x and weights of type wt runs in (autocast, or 16-bit operands), or null: f32. */
+    private static DType gemmType(Tensor x, DType wt, DType out) {
+        DType type = CudaAutocast.gemmType(x.dtype() == wt && wt != DType.F32 ? wt : DType.F32);
+        return type == DType.F32 || (out != DType.F32 && out != type) ? null : type;
+    }
+
+    /**
+     * Weights in the GEMM's type and biases in D's type (cuBLASLt adds the bias in D's type, an f32 bias with a bf16 D
+     * having no algorithm; the skinny kernel does the same): the cast cache's copies for parameters, else dense
+     * temporaries, freed by close(). w and b hold their addresses (0: no bias).
+     */
+    private static final class Operands implements AutoCloseable {
+        final long[] w, b;
+        private final Tensor[] w0, b0, temps;
+
+        Operands(CudaBackend be, Tensor[] w0, Tensor[] b0, DType type, DType out) {
+            this.w0 = w0;
+            this.b0 = b0;
+            int g = w0.length;
+            w = new long[g];
+            b = new long[g];
+            temps = new Tensor[2 * g];
+            try {
+                for (int i = 0; i < g; i++) {
+                    w[i] = CudaBackend.addr(operand(be, w0[i], type, i));
+                    Tensor bias = b0 == null ? null : b0[i];
+                    if (bias != null) b[i] = CudaBackend.addr(operand(be, bias, out, g + i));
+                }
+            } catch (RuntimeException | Error e) {
+                close();
+                throw e;
+            }
+        }
+
+        /** t in `type`: the cast cache's copy (f32 needs none), else a dense temporary kept in temps[slot]. */
+        private Tensor operand(CudaBackend be, Tensor t, DType type, int slot) {
+            Tensor cached = type == DType.F32 ? null : be.casts().get(be, t, type);
+            if (cached != null) return cached;
+            return temps[slot] = be.denseOf(t, type);
+        }
+
+        @Override public void close() {
+            int g = w0.length;
+            for (int i = 0; i < g; i++) {
+                if (temps[i] != null) CudaBackend.releaseTemp(temps[i], w0[i]);
+                if (temps[g + i] != null) CudaBackend.releaseTemp(temps[g + i], b0[i]);
             }
         }
     }
