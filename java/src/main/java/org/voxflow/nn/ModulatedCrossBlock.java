@@ -78,20 +78,18 @@ public final class ModulatedCrossBlock extends Module {
     }
 
     /**
-     * Every block's {modulation [B, 6C], 1 + its two scales [B, 2, C]} from one adaLN op over all blocks and one add
-     * (the same values as each block's own; without adaLN (share_mod) the shared mod and its scales).
+     * Every block's {modulation [B, 6C], 1 + its two scales [B, 2, C]}, the same values as each block's own: from one
+     * adaLN op over all blocks and one add, or (share_mod: no block has adaLN) the shared mod and its scales, made
+     * once. Null (each block makes its own) if only some blocks have adaLN.
      */
     private static Tensor[][] modulations(java.util.List<ModulatedCrossBlock> blocks, Tensor mod) {
         int g = blocks.size(), b = mod.size(0);
         Tensor[][] out = new Tensor[g][];
-        if (blocks.stream().anyMatch(k -> k.adaLN == null)) {
-            for (int i = 0; i < g; i++) {
-                ModulatedCrossBlock k = blocks.get(i);
-                Tensor m = k.adaLN == null ? mod : k.adaLN.forward(F.silu(mod));
-                out[i] = new Tensor[] {m, onePlusScales(m)};
-            }
+        if (blocks.stream().allMatch(k -> k.adaLN == null)) {
+            java.util.Arrays.fill(out, new Tensor[] {mod, onePlusScales(mod)});
             return out;
         }
+        if (blocks.stream().anyMatch(k -> k.adaLN == null)) return null;
         Tensor[] w = new Tensor[g], bias = new Tensor[g];
         for (int i = 0; i < g; i++) {
             w[i] = blocks.get(i).adaLN.weight;

@@ -130,6 +130,25 @@ class InferenceFormsTest {
         assertBits("input gradient", x.grad(), gPending);
     }
 
+    /** The same with share_mod (no adaLN in the blocks: one [B, 6C] modulation made by the model for all of them). */
+    @Test void pendingResidualsWithASharedModulation() {
+        int c = 16;
+        java.util.List<org.voxflow.nn.ModulatedCrossBlock> blocks = new java.util.ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            var blk = new org.voxflow.nn.ModulatedCrossBlock(be, c, 8, 2, 2.0, true, true, false);
+            for (var p : blk.namedParameters().values()) be.assign(p, F.mul(randn(p.shape()), 0.2f));
+            blocks.add(blk);
+        }
+        Tensor x = randn(2 * 5, c), mod = F.mul(randn(2, 6 * c), 0.2f), ctx = randn(2 * 3, 8);
+        var layout = org.voxflow.nn.RowLayout.uniform(2, 5);
+        var ctxLayout = org.voxflow.nn.RowLayout.uniform(2, 3);
+        Tensor expected = x;
+        for (var blk : blocks) expected = blk.forward(expected, layout, mod, ctx, ctxLayout);
+        try (var g = Grad.noGrad()) {
+            assertBits("inference", expected, org.voxflow.nn.ModulatedCrossBlock.runBlocks(blocks, x, layout, mod, ctx, ctxLayout, false));
+        }
+    }
+
     /** The RMS norm's cached gains follow in-place writes of gamma, and recording still gives gamma its gradient. */
     @Test void rmsNormGainsFollowGamma() {
         var norm = new org.voxflow.nn.MultiHeadRmsNorm(be, 8, 2);
