@@ -264,11 +264,19 @@ template <> __device__ __forceinline__ float4 load4f<__half>(const __half* p) {
     return make_float4(a.x, a.y, b.x, b.y);
 }
 
-// The residual update and the next layer norm in one pass: x1 = gate ? h * gate + x : x + h (rounded as fma / add),
-// written out in f32, then w * normalize(x1) + b in O, the statistics taken from the registers holding x1. Rows,
-// groups and strides as norm_affine_vec_kernel; the gate [.., C] indexes like w.
-template <int NV, bool PV, typename H, typename O>
-__global__ void residual_norm_vec_kernel(const float* x, const H* h, const float* gate, float* x1, O* out,
+// Four values as their type X would hold them (identity for f32): a 16-bit residual stream's x1 is the rounded sum.
+template <typename X> __device__ __forceinline__ float4 round4(float4 v) {
+    if constexpr (sizeof(X) == 4) return v;
+    else return make_float4(vf_to_float(vf_from_float<X>(v.x)), vf_to_float(vf_from_float<X>(v.y)),
+                            vf_to_float(vf_from_float<X>(v.z)), vf_to_float(vf_from_float<X>(v.w)));
+}
+
+// The residual update and the next layer norm in one pass: x1 = gate ? h * gate + x : x + h (rounded as fma / add,
+// then to X, the residual stream's type: f32, or bf16/f16 for a 16-bit torso), written out, then
+// w * normalize(x1) + b in O, the statistics taken from the registers holding the rounded x1. Rows, groups and
+// strides as norm_affine_vec_kernel; the gate [.., C] indexes like w.
+template <int NV, bool PV, typename X, typename H, typename O>
+__global__ void residual_norm_vec_kernel(const X* x, const H* h, const float* gate, X* x1, O* out,
                                          const float* w, const float* b, long long rows, long long groupRows,
                                          long long gG, long long gR, long long wG, long long wR, long long bG,
                                          long long bR, float eps) {
@@ -276,7 +284,8 @@ __global__ void residual_norm_vec_kernel(const float* x, const H* h, const float
     const long long cols = 128LL * NV;
     for (long long r = blockIdx.x * (blockDim.x / 32LL) + threadIdx.x / 32; r < rows; r += gridDim.x * (blockDim.x / 32LL)) {
         float4 v[NV];
-        load_row_vec<NV>(x + r * cols, lane, v);
+#pragma unroll
+        for (int j = 0; j < NV; j++) v[j] = load4f<X>(x + r * cols + 4 * (lane + 32 * j));
         long long gi = r / groupRows, i = r - gi * groupRows;
         const float* pg = gate ? gate + gi * gG + i * gR : nullptr;
         const H* ph = h + r * cols;
@@ -296,7 +305,8 @@ __global__ void residual_norm_vec_kernel(const float* x, const H* h, const float
                 v[j].z = __fadd_rn(v[j].z, u.z);
                 v[j].w = __fadd_rn(v[j].w, u.w);
             }
-            store4<float>(x1 + r * cols + c, v[j].x, v[j].y, v[j].z, v[j].w);
+            v[j] = round4<X>(v[j]);
+            store4<X>(x1 + r * cols + c, v[j].x, v[j].y, v[j].z, v[j].w);
         }
         float mean, rs;
         row_moments_vec<NV>(v, (float)cols, eps, mean, rs);
@@ -564,33 +574,38 @@ int vf_norm_affine(long long x, long long out, int outType, long long w, long lo
     return (int)cudaErrorInvalidValue;
 }
 
-int vf_residual_norm(long long x, long long h, int hType, long long gate, long long x1, long long out, int outType,
-                     long long w, long long b, long long rows, long long cols, long long groupRows, long long gG,
-                     long long gR, long long wG, long long wR, long long bG, long long bR, float eps, long long stream) {
+int vf_residual_norm(long long x, int xType, long long h, int hType, long long gate, long long x1, long long out,
+                     int outType, long long w, long long b, long long rows, long long cols, long long groupRows,
+                     long long gG, long long gR, long long wG, long long wR, long long bG, long long bR, float eps,
+                     long long stream) {
     if (groupRows < 1) return (int)cudaErrorInvalidValue;
     int nv = norm_vec_width(x, cols);
     int hb = hType == VF_F32 ? 16 : 8;  // bytes of 4 branch values
-    if (!nv || rows == 0 || out % 16 != 0 || x1 % 16 != 0 || h % hb != 0) return -1;
+    // a 16-bit stream takes its branch and its normed rows in its own type (the torso's one 16-bit type)
+    bool combo = xType == VF_F32 || (hType == xType && outType == xType);
+    if (!nv || !combo || rows == 0 || out % 16 != 0 || x1 % 16 != 0 || h % hb != 0) return -1;
     cudaStream_t st = VF_STREAM(stream);
     bool pv = params16(w, wG, wR) && params16(b, bG, bR) && (gate == 0 || params16(gate, gG, gR));
-#define VF_RN(H, O)                                                                                                  \
-    do {                                                                                                             \
-        if (pv) VF_NV_SWITCH(nv, (residual_norm_vec_kernel<NV, true, H, O><<<row_blocks(rows, 32), BLOCK, 0, st>>>(  \
-                     VF_PTR(const float, x), VF_PTR(const H, h), VF_PTR(const float, gate), VF_PTR(float, x1),          \
-                     VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), rows, groupRows, gG, gR, wG, wR,  \
-                     bG, bR, eps)))                                                                                  \
-        else VF_NV_SWITCH(nv, (residual_norm_vec_kernel<NV, false, H, O><<<row_blocks(rows, 32), BLOCK, 0, st>>>(    \
-                     VF_PTR(const float, x), VF_PTR(const H, h), VF_PTR(const float, gate), VF_PTR(float, x1),          \
-                     VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), rows, groupRows, gG, gR, wG, wR,  \
-                     bG, bR, eps)))                                                                                  \
-        return vf_launch_status();                                                                                   \
+#define VF_RN(X, H, O)                                                                                                \
+    do {                                                                                                              \
+        if (pv) VF_NV_SWITCH(nv, (residual_norm_vec_kernel<NV, true, X, H, O><<<row_blocks(rows, 32), BLOCK, 0, st>>>( \
+                     VF_PTR(const X, x), VF_PTR(const H, h), VF_PTR(const float, gate), VF_PTR(X, x1),                   \
+                     VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), rows, groupRows, gG, gR, wG, wR,   \
+                     bG, bR, eps)))                                                                                   \
+        else VF_NV_SWITCH(nv, (residual_norm_vec_kernel<NV, false, X, H, O><<<row_blocks(rows, 32), BLOCK, 0, st>>>(   \
+                     VF_PTR(const X, x), VF_PTR(const H, h), VF_PTR(const float, gate), VF_PTR(X, x1),                   \
+                     VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), rows, groupRows, gG, gR, wG, wR,   \
+                     bG, bR, eps)))                                                                                   \
+        return vf_launch_status();                                                                                    \
     } while (0)
-#define VF_RN_OUT(H)                                    \
-    do {                                                \
-        if (outType == VF_F32) VF_RN(H, float);         \
-        if (outType == VF_BF16) VF_RN(H, __nv_bfloat16); \
-        if (outType == VF_F16) VF_RN(H, __half);        \
+#define VF_RN_OUT(H)                                           \
+    do {                                                       \
+        if (outType == VF_F32) VF_RN(float, H, float);         \
+        if (outType == VF_BF16) VF_RN(float, H, __nv_bfloat16); \
+        if (outType == VF_F16) VF_RN(float, H, __half);        \
     } while (0)
+    if (xType == VF_BF16) VF_RN(__nv_bfloat16, __nv_bfloat16, __nv_bfloat16);
+    if (xType == VF_F16) VF_RN(__half, __half, __half);
     if (hType == VF_F32) VF_RN_OUT(float);
     if (hType == VF_BF16) VF_RN_OUT(__nv_bfloat16);
     if (hType == VF_F16) VF_RN_OUT(__half);

@@ -98,13 +98,15 @@ int vf_normalize(long long x, long long xhat, long long rstd, long long rows, lo
 int vf_norm_affine(long long x, long long out, int outType, long long w, long long b, long long rows, long long cols,
                    long long groupRows, long long wG, long long wR, long long bG, long long bR, float eps,
                    long long stream);
-/* The residual update and the next layer norm in one pass: x1 (f32) = gate ? h * gate + x : x + h (rounded as a multiply
- * then an add), out = normalize(x1) * w + b in outType, as vf_norm_affine. x dense f32, h dense of hType (f32, bf16,
- * f16), gate (f32, or 0 for none) indexed like w with (gG, gR). Runs only the register path (cols a multiple of 128,
+/* The residual update and the next layer norm in one pass: x1 (xType) = gate ? h * gate + x : x + h (rounded as a
+ * multiply then an add, then to xType), out = normalize(x1) * w + b in outType, as vf_norm_affine. x and x1 dense of
+ * xType: f32 with h of any hType (f32, bf16, f16) and any outType, or a 16-bit residual stream (bf16/f16) with h and
+ * out of that same type; gate (f32, or 0 for none) indexed like w with (gG, gR). Runs only the register path (cols a multiple of 128,
  * up to 2048; x, x1, out 16-byte aligned); returns -1 (nothing done) otherwise, for the caller to compose. */
-int vf_residual_norm(long long x, long long h, int hType, long long gate, long long x1, long long out, int outType,
-                     long long w, long long b, long long rows, long long cols, long long groupRows, long long gG,
-                     long long gR, long long wG, long long wR, long long bG, long long bR, float eps, long long stream);
+int vf_residual_norm(long long x, int xType, long long h, int hType, long long gate, long long x1, long long out,
+                     int outType, long long w, long long b, long long rows, long long cols, long long groupRows,
+                     long long gG, long long gR, long long wG, long long wR, long long bG, long long bR, float eps,
+                     long long stream);
 /* out (dense [rows, cols], outType = xType or f32) = x / max(||x||_2, eps) per row, times w (f32 [inner, cols], or
  * 0: none) at row r % inner; row r = (r / inner, r % inner) sits at x + (r / inner) * strideOuter +
  * (r % inner) * strideInner (elements), its cols contiguous. x is f32, bf16 or f16. */

@@ -382,12 +382,12 @@ public final class F {
     }
 
     /**
-     * {x1, normalizeAffine(x1, eps, w, b, out)} with x1 = gate == null ? x + h : h * gate + x: a residual update and the
-     * next layer norm (one pass on GPUs).
+     * {x1, normalizeAffine(x1, eps, w, b, out)} with x1 = gate == null ? x + h : h * gate + x in x's type: a residual
+     * update and the next layer norm (one pass on GPUs).
      */
     public static Tensor[] residualNormAffine(Tensor x, Tensor h, Tensor gate, float eps, Tensor w, Tensor b, DType out) {
         if (plain(x, h, gate, w, b)) return be(x).residualNormAffine(x, h, gate, eps, w, b, out);
-        Tensor x1 = gate == null ? add(x, h) : fma(h, gate, x);
+        Tensor x1 = cast(gate == null ? add(x, h) : fma(h, gate, x), x.dtype());
         return new Tensor[] {x1, normalizeAffine(x1, eps, w, b, out)};
     }
 

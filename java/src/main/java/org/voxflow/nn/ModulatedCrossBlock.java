@@ -14,7 +14,8 @@ import org.voxflow.tensor.Tensor;
  * <p>Activations that only feed GEMMs or attention (the normed and modulated rows, q/k/v, attention outputs, the MLP's
  * hidden layer) and the attention branches' outputs are produced in {@link F#matmulInputType}: bf16 when sampling
  * under GPU autocast (PyTorch autocast's linear outputs), so no separate cast pass runs before each GEMM; the residual
- * stream stays f32, and each attention residual update is fused with the norm after it.
+ * stream stays f32 (or, for a 16-bit torso, the GEMM type: see runBlocks), and each residual update is fused with the
+ * norm after it.
  */
 public final class ModulatedCrossBlock extends Module {
     private final int channels;
@@ -51,9 +52,15 @@ public final class ModulatedCrossBlock extends Module {
      * Otherwise each runs in its own inference scope and leaves its MLP residual update (x + h gate) pending: the
      * next block applies it in the same pass as its first norm, and the last one is applied at the end. This saves
      * one pass over the residual stream per block; the values are those of applying it at once.
+     *
+     * <p>half: TRELLIS's use_fp16, a 16-bit torso. When sampling in a 16-bit GEMM type (GPU autocast) the residual
+     * stream between the updates is rounded to that type, as TRELLIS keeps h in fp16 between its converted blocks and
+     * a PyTorch model cast to bf16 keeps it in bf16: each update's pass then moves 16-bit rows instead of f32 ones.
+     * The last update is added in f32 as the result leaves the torso (f32, like x). Training and f32 sampling are
+     * unaffected (the GEMM input type is f32 there).
      */
     public static Tensor runBlocks(Iterable<ModulatedCrossBlock> blocks, Tensor x, RowLayout layout, Tensor mod, Tensor ctx,
-                                   RowLayout ctxLayout, boolean checkpointing) {
+                                   RowLayout ctxLayout, boolean checkpointing, boolean half) {
         if (checkpointing) {
             for (ModulatedCrossBlock block : blocks) {
                 Tensor in = x;
@@ -62,7 +69,7 @@ public final class ModulatedCrossBlock extends Module {
             }
             return x;
         }
-        Tensor[] state = {x, null, null};
+        Tensor[] state = {half ? F.cast(x, F.matmulInputType(x)) : x, null, null};
         java.util.List<ModulatedCrossBlock> list = new java.util.ArrayList<>();
         blocks.forEach(list::add);
         // sampling: every block's adaLN reads the same silu(mod), so all of them run as one op before the blocks, and
@@ -74,7 +81,7 @@ public final class ModulatedCrossBlock extends Module {
             Tensor[] in = state, m = mods == null ? null : mods[i];
             state = InferenceScope.runAll(() -> block.forwardPending(in, layout, mod, m, ctx, ctxLayout, F.matmulInputType(in[0])));
         }
-        return state[1] == null ? state[0] : gatedResidual(layout, state[0], state[1], state[2]);
+        return F.cast(state[1] == null ? state[0] : gatedResidual(layout, state[0], state[1], state[2]), x.dtype());
     }
 
     /**

@@ -175,11 +175,12 @@ public interface Backend {
 
     /**
      * A residual update followed by the next layer norm: x1 = gate == null ? x + h : h * gate + x (each rounded as the
-     * ops {@link #binary} ADD or {@link #fma} round), then {@link #normalizeAffine}(x1, eps, w, b, out). Returns
-     * {x1, normed}. h (a branch output) may come in a 16-bit type; gate, w and b broadcast against x.
+     * ops {@link #binary} ADD or {@link #fma} round, then to x's type: a 16-bit torso's stream stays 16-bit), then
+     * {@link #normalizeAffine}(x1, eps, w, b, out). Returns {x1, normed}. h (a branch output) may come in a 16-bit
+     * type; gate, w and b broadcast against x.
      */
     default Tensor[] residualNormAffine(Tensor x, Tensor h, Tensor gate, float eps, Tensor w, Tensor b, DType out) {
-        Tensor x1 = gate == null ? binary(BinaryOp.ADD, x, h) : fma(h, gate, x);
+        Tensor x1 = castOwned(gate == null ? binary(BinaryOp.ADD, x, h) : fma(h, gate, x), x.dtype());
         return new Tensor[] {x1, normalizeAffine(x1, eps, w, b, out)};
     }
 

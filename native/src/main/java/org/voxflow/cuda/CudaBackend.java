@@ -616,17 +616,19 @@ public final class CudaBackend implements Backend {
     @Override public Tensor[] residualNormAffine(Tensor x, Tensor h, Tensor gate, float eps, Tensor w, Tensor b, DType out) {
         int[] shape = x.shape();
         long[] wl = rowOperand(w, shape), bl = rowOperand(b, shape), gl = gate == null ? new long[3] : rowOperand(gate, shape);
+        // the stream keeps its type: f32, or a 16-bit torso's (the kernel takes h and out in that type then)
+        DType xt = x.dtype().isFloating() && mine(x) ? x.dtype() : DType.F32;
         if (wl == null || bl == null || gl == null || x.numel() == 0 || !out.isFloating() || !h.dtype().isFloating()
                 || !Arrays.equals(h.shape(), shape) || !mine(h))
             return Backend.super.residualNormAffine(x, h, gate, eps, w, b, out);
         long cols = shape[shape.length - 1];
-        Tensor xf = dense(f32(x), DType.F32), hd = dense(h, h.dtype());
-        Tensor x1 = empty(DType.F32, shape), y = empty(out, shape);
+        Tensor xd = xt == DType.F32 ? dense(f32(x), DType.F32) : dense(x, xt), hd = dense(h, h.dtype());
+        Tensor x1 = empty(xt, shape), y = empty(out, shape);
         try {
-            int rc = VoxKernels.vf_residual_norm(addr(xf), addr(hd), h.dtype().ordinal(), gate == null ? 0 : addr(gate), addr(x1),
-                    addr(y), out.ordinal(), addr(w), addr(b), rowsOf(x, cols), cols, wl[0], gl[1], gl[2], wl[1], wl[2], bl[1], bl[2],
-                    eps, stream);
-            if (rc == -1) { // not the register path's width or alignment
+            int rc = VoxKernels.vf_residual_norm(addr(xd), xt.ordinal(), addr(hd), h.dtype().ordinal(), gate == null ? 0 : addr(gate),
+                    addr(x1), addr(y), out.ordinal(), addr(w), addr(b), rowsOf(x, cols), cols, wl[0], gl[1], gl[2], wl[1], wl[2],
+                    bl[1], bl[2], eps, stream);
+            if (rc == -1) { // not the register path's width, alignment or type combination
                 x1.close();
                 y.close();
                 return Backend.super.residualNormAffine(x, h, gate, eps, w, b, out);
@@ -634,7 +636,7 @@ public final class CudaBackend implements Backend {
             check(rc, "vf_residual_norm");
             return new Tensor[] {x1, y};
         } finally {
-            release(xf, x);
+            release(xd, x);
             release(hd, h);
         }
     }

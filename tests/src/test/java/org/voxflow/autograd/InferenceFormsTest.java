@@ -116,10 +116,10 @@ class InferenceFormsTest {
         Tensor expected = x;
         for (var blk : blocks) expected = blk.forward(expected, layout, mod, ctx, ctxLayout);
         try (var g = Grad.noGrad()) {
-            assertBits("inference", expected, org.voxflow.nn.ModulatedCrossBlock.runBlocks(blocks, x, layout, mod, ctx, ctxLayout, false));
+            assertBits("inference", expected, org.voxflow.nn.ModulatedCrossBlock.runBlocks(blocks, x, layout, mod, ctx, ctxLayout, false, false));
         }
         x.setRequiresGrad(true);
-        Tensor y = org.voxflow.nn.ModulatedCrossBlock.runBlocks(blocks, x, layout, mod, ctx, ctxLayout, false);
+        Tensor y = org.voxflow.nn.ModulatedCrossBlock.runBlocks(blocks, x, layout, mod, ctx, ctxLayout, false, false);
         assertBits("recorded", expected, y);
         Grad.backward(F.sum(F.mul(y, y), new int[] {0, 1}, false));
         Tensor gPending = x.grad();
@@ -128,6 +128,38 @@ class InferenceFormsTest {
         for (var blk : blocks) z = blk.forward(z, layout, mod, ctx, ctxLayout);
         Grad.backward(F.sum(F.mul(z, z), new int[] {0, 1}, false));
         assertBits("input gradient", x.grad(), gPending);
+    }
+
+    /**
+     * A 16-bit residual stream (TRELLIS's use_fp16 torso): the residual update is rounded to the stream's type, its
+     * norm reads the rounded rows. On the CPU the GEMM type is f32, so runBlocks' half torso is the f32 torso.
+     */
+    @Test void aSixteenBitStreamKeepsItsType() {
+        Tensor x = be.cast(randn(2, 5, 16), DType.BF16), h = be.cast(randn(2, 5, 16), DType.BF16);
+        Tensor gate = randn(2, 1, 16), w = randn(16), b = randn(16);
+        try (var g = Grad.noGrad()) {
+            Tensor[] r = F.residualNormAffine(x, h, gate, 1e-6f, w, b, DType.BF16);
+            Tensor x1 = be.cast(be.fma(h, gate, x), DType.BF16);
+            assertBits("x1", x1, r[0]);
+            assertBits("normed", be.normalizeAffine(x1, 1e-6f, w, b, DType.BF16), r[1]);
+            r = F.residualNormAffine(x, h, null, 1e-6f, w, b, DType.F32);
+            assertBits("plain x1", be.cast(be.binary(org.voxflow.tensor.BinaryOp.ADD, x, h), DType.BF16), r[0]);
+        }
+        int c = 16;
+        java.util.List<org.voxflow.nn.ModulatedCrossBlock> blocks = new java.util.ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            var blk = new org.voxflow.nn.ModulatedCrossBlock(be, c, 8, 2, 2.0, false, true, false);
+            for (var p : blk.namedParameters().values()) be.assign(p, F.mul(randn(p.shape()), 0.2f));
+            blocks.add(blk);
+        }
+        Tensor rows = randn(2 * 5, c), mod = randn(2, c), ctx = randn(2 * 3, 8);
+        var layout = org.voxflow.nn.RowLayout.uniform(2, 5);
+        var ctxLayout = org.voxflow.nn.RowLayout.uniform(2, 3);
+        try (var g = Grad.noGrad()) {
+            assertBits("half torso on the CPU",
+                    org.voxflow.nn.ModulatedCrossBlock.runBlocks(blocks, rows, layout, mod, ctx, ctxLayout, false, false),
+                    org.voxflow.nn.ModulatedCrossBlock.runBlocks(blocks, rows, layout, mod, ctx, ctxLayout, false, true));
+        }
     }
 
     /** The same with share_mod (no adaLN in the blocks: one [B, 6C] modulation made by the model for all of them). */
@@ -145,7 +177,7 @@ class InferenceFormsTest {
         Tensor expected = x;
         for (var blk : blocks) expected = blk.forward(expected, layout, mod, ctx, ctxLayout);
         try (var g = Grad.noGrad()) {
-            assertBits("inference", expected, org.voxflow.nn.ModulatedCrossBlock.runBlocks(blocks, x, layout, mod, ctx, ctxLayout, false));
+            assertBits("inference", expected, org.voxflow.nn.ModulatedCrossBlock.runBlocks(blocks, x, layout, mod, ctx, ctxLayout, false, false));
         }
     }
 

@@ -100,6 +100,37 @@ class CudaInferenceFormsParityTest extends GpuParityBase {
         }
     }
 
+    /**
+     * A 16-bit residual stream (a use_fp16 torso): x, h and the normed rows in bf16 or f16; x1 must be the composition
+     * rounded to the stream's type, and the norm must read the rounded rows.
+     */
+    @Test void residualNormKeepsASixteenBitStream() {
+        for (int c : new int[] {256, 1024}) {
+            int b = 2, l = 45;
+            Tensor mod = gpu.fromFloats(randn(b * 6 * c), b, 6 * c);
+            Tensor[] chunks = F.chunk(mod, 6, 1);
+            Tensor gate = chunks[2].unsqueeze(1), scale = chunks[4].unsqueeze(1), shift = chunks[3].unsqueeze(1);
+            for (DType type : new DType[] {DType.BF16, DType.F16}) {
+                Tensor x = gpu.cast(gpu.fromFloats(randn(b * l * c), b, l, c), type), h = gpu.cast(gpu.fromFloats(randn(b * l * c), b, l, c), type);
+                String what = "c=" + c + " " + type;
+                Tensor[] fused = gpu.residualNormAffine(x, h, gate, 1e-6f, scale, shift, type);
+                Tensor x1 = gpu.cast(gpu.fma(h, gate, x), type);
+                assertBits("gated x1 " + what, x1, fused[0]);
+                assertBits("gated norm " + what, gpu.normalizeAffine(x1, 1e-6f, scale, shift, type), fused[1]);
+                fused = gpu.residualNormAffine(x, h, null, 1e-6f, scale, shift, type);
+                x1 = gpu.cast(gpu.binary(org.voxflow.tensor.BinaryOp.ADD, x, h), type);
+                assertBits("plain x1 " + what, x1, fused[0]);
+                assertBits("plain norm " + what, gpu.normalizeAffine(x1, 1e-6f, scale, shift, type), fused[1]);
+                // and the CPU oracle: the same rounding rule
+                Tensor[] ref = cpu.residualNormAffine(toCpu(x), toCpu(h), toCpu(gate), 1e-6f, toCpu(scale), toCpu(shift), type);
+                fused = gpu.residualNormAffine(x, h, gate, 1e-6f, scale, shift, type);
+                assertEquals(type, ref[0].dtype());
+                assertSame("x1 vs CPU " + what, ref[0], fused[0], 1e-2, 1e-2);
+                assertSame("norm vs CPU " + what, ref[1], fused[1], 2e-2, 2e-2);
+            }
+        }
+    }
+
     @Test void weightedL2NormalizeReadsSlicesAndWritesItsType() {
         int n = 45, h = 6, d = 64;
         Tensor[] qkv = randnPair(n, 3, h, d), gamma = randnPair(h, d);
@@ -184,6 +215,43 @@ class CudaInferenceFormsParityTest extends GpuParityBase {
             org.junit.jupiter.api.Assertions.assertTrue(rel < 4e-3, "relative L2 difference " + rel);
         }
     }
+
+    /**
+     * A use_fp16 torso sampled under autocast (the residual stream in bf16 between the updates) against the f32
+     * stream: it must differ (the stream really is rounded) by no more than the bf16 rounding of the stream over the
+     * blocks' updates, and come out f32.
+     */
+    @Test void halfTorsoStaysCloseToTheF32Torso() {
+        int c = 256, heads = 4, len = 300;
+        java.util.List<ModulatedCrossBlock> blocks = new java.util.ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            ModulatedCrossBlock block = new ModulatedCrossBlock(gpu, c, 128, heads, 4.0, false, true, false);
+            for (var p : block.namedParameters().entrySet()) {
+                Tensor t = p.getValue();
+                gpu.assign(t, gpu.fromFloats(scaled(randn(numel(t.shape())), p.getKey().endsWith("bias") ? 0.02f : 0.05f), t.shape()));
+            }
+            blocks.add(block);
+        }
+        Tensor x = gpu.fromFloats(randn(2 * len * c), 2 * len, c), t = gpu.fromFloats(randn(2 * c), 2, c);
+        Tensor ctx = gpu.fromFloats(randn(2 * 77 * 128), 2 * 77, 128);
+        RowLayout rows = RowLayout.uniform(2, len), ctxRows = RowLayout.uniform(2, 77);
+        try (var noGrad = Grad.noGrad(); var ac = CudaAutocast.use("bf16")) {
+            Tensor full = ModulatedCrossBlock.runBlocks(blocks, x, rows, t, ctx, ctxRows, false, false);
+            Tensor half = ModulatedCrossBlock.runBlocks(blocks, x, rows, t, ctx, ctxRows, false, true);
+            assertEquals(DType.F32, half.dtype());
+            float[] a = full.toFloats(), b = half.toFloats();
+            double num = 0, den = 0;
+            for (int i = 0; i < a.length; i++) { num += (a[i] - b[i]) * (double) (a[i] - b[i]); den += (double) a[i] * a[i]; }
+            double rel = Math.sqrt(num / den);
+            // 12 roundings of the stream (3 updates x 4 blocks), each off by up to u = 2^-8 of its value, about u / sqrt(3)
+            // rms: independent, they add to sqrt(12) u / sqrt(3) = 2u = 0.0078 relative, which the later blocks carry on
+            // (H100: 0.0065); a wrong stream (mixed-up rows, types, a lost update) is off by order 1
+            org.junit.jupiter.api.Assertions.assertTrue(rel > 0 && rel < 1.2e-2, "relative L2 difference " + rel);
+        }
+    }
+
+    /** The same values and type on the CPU. */
+    private static Tensor toCpu(Tensor t) { return cpu.cast(cpu.fromFloats(t.toFloats(), t.shape()), t.dtype()); }
 
     private static float[] scaled(float[] v, float s) {
         for (int i = 0; i < v.length; i++) v[i] *= s;

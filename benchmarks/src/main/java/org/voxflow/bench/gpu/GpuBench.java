@@ -25,7 +25,9 @@ import org.voxflow.tensor.Tensor;
  * fixed stage-2 structure.
  *
  * <p>System properties: {@code voxflow.bench.backend} (default {@code cuda}; {@code cpu} runs the same code on the
- * CPU for a smoke test) and {@code voxflow.bench.small=true} (tiny models in place of TRELLIS-large, for that test).
+ * CPU for a smoke test), {@code voxflow.bench.small=true} (tiny models in place of TRELLIS-large, for that test) and
+ * {@code voxflow.bench.torso=f32} (the TRELLIS-large configs with use_fp16 off: an f32 residual stream under autocast
+ * instead of TRELLIS's 16-bit torso, for comparison).
  *
  * <p>Models are built once per JVM and kept (about 2.2 GB of f32 weights each at TRELLIS-large size), so a report run
  * in one process ({@code -f 0}) builds each only once.
@@ -34,6 +36,9 @@ final class GpuBench {
     private GpuBench() {}
 
     static final boolean SMALL = Boolean.getBoolean("voxflow.bench.small");
+
+    /** use_fp16 of the TRELLIS-large configs (true, as TRELLIS ships them) unless -Dvoxflow.bench.torso=f32. */
+    static final boolean HALF_TORSO = !"f32".equals(System.getProperty("voxflow.bench.torso", "half"));
 
     /** Stage 1 of TRELLIS-image-large (ss_flow_img_dit_L_16l8_fp16). */
     static final String STAGE1 = "{\"resolution\":16,\"in_channels\":8,\"model_channels\":1024,\"cond_channels\":1024,"
@@ -102,10 +107,16 @@ final class GpuBench {
     private static List<ModulatedCrossBlock> trunk;
     private static SparseStructure shell;
 
+    /** A config with use_fp16 set to HALF_TORSO. */
+    private static String torso(String json) {
+        String off = json.replace(",\"use_fp16\":true", "");
+        return off.substring(0, off.length() - 1) + ",\"use_fp16\":" + HALF_TORSO + "}";
+    }
+
     @SuppressWarnings("unchecked")
     static synchronized SparseStructureFlowModel stage1(Backend be) {
         if (stage1 == null || stage1.backend() != be) {
-            var cfg = SparseStructureFlowConfig.fromArgs((Map<String, Object>) Json.parse(SMALL ? STAGE1_SMALL : STAGE1), "stage1");
+            var cfg = SparseStructureFlowConfig.fromArgs((Map<String, Object>) Json.parse(torso(SMALL ? STAGE1_SMALL : STAGE1)), "stage1");
             stage1 = MemoryScope.outside(() -> new SparseStructureFlowModel(be, cfg));
             randomize(stage1, 1);
         }
@@ -115,7 +126,7 @@ final class GpuBench {
     @SuppressWarnings("unchecked")
     static synchronized SLatFlowModel stage2(Backend be) {
         if (stage2 == null || stage2.backend() != be) {
-            var cfg = SLatFlowConfig.fromArgs((Map<String, Object>) Json.parse(SMALL ? STAGE2_SMALL : STAGE2), "stage2");
+            var cfg = SLatFlowConfig.fromArgs((Map<String, Object>) Json.parse(torso(SMALL ? STAGE2_SMALL : STAGE2)), "stage2");
             stage2 = MemoryScope.outside(() -> new SLatFlowModel(be, cfg));
             randomize(stage2, 3);
         }

@@ -13,6 +13,7 @@ import org.voxflow.tensor.Tensor;
  * for profilers (nsys, ncu) that want a short process with a known number of forwards rather than JMH's forks.
  *
  * <pre>bin/voxflow-run org.voxflow.bench.gpu.Stage1Profile [iterations] [--profile-one]</pre>
+ * (with VOXFLOW_JAVA_OPTS=-Dvoxflow.bench.torso=f32 for the f32 residual stream, see GpuBench)
  *
  * With --profile-one, one eager forward after the warm-up runs between cudaProfilerStart and cudaProfilerStop, for
  * {@code ncu --profile-from-start off} (a kernel-by-kernel breakdown of exactly one forward).
@@ -71,8 +72,8 @@ public final class Stage1Profile {
                 GpuBench.sync(be);
             }
             double latency = (System.nanoTime() - t0) / 1e6 / iters;
-            System.out.printf(Locale.ROOT, "[profile] stage-1 forward TRELLIS-large b1 autocast: eager %.2f ms, graph %.2f ms (%,d nodes)"
-                    + " back to back; one at a time %.2f ms, of which the replay call %.3f ms%n", eager, graph, g.operations(),
+            System.out.printf(Locale.ROOT, "[profile] stage-1 forward TRELLIS-large b1 autocast, %s torso: eager %.2f ms, graph %.2f ms (%,d nodes)"
+                    + " back to back; one at a time %.2f ms, of which the replay call %.3f ms%n", GpuBench.HALF_TORSO ? "16-bit" : "f32", eager, graph, g.operations(),
                     latency, launch / 1e6 / iters);
             g.close();
         }

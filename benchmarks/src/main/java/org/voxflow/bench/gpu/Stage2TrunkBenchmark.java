@@ -88,10 +88,13 @@ public class Stage2TrunkBenchmark {
         try (var ng = Grad.noGrad(); MemoryScope s = MemoryScope.open()) { be.assign(out, blocksPass()); }
     }
 
-    /** One pass of the 24 blocks as SLatFlowModel runs them (the condition cast once to the GEMM type); no grad. */
+    /**
+     * One pass of the 24 blocks as SLatFlowModel runs them (the condition cast once to the GEMM type, TRELLIS-large's
+     * use_fp16 torso unless -Dvoxflow.bench.torso=f32); no grad.
+     */
     private Tensor blocksPass() {
         Tensor c = F.cast(ctx, F.matmulInputType(ctx));
-        return ModulatedCrossBlock.runBlocks(blocks, x, layout, emb, c, ctxLayout, false);
+        return ModulatedCrossBlock.runBlocks(blocks, x, layout, emb, c, ctxLayout, false, GpuBench.HALF_TORSO);
     }
 
     @Setup(Level.Iteration)

@@ -85,9 +85,6 @@ final class ModelArgs {
 
     void check(boolean ok, String problem) { if (!ok) problems.add(problem); }
 
-    /** Ignored arguments that never change the math (use_fp16 decides storage precision, not the function). */
-    void accept(String... keys) { used.addAll(List.of(keys)); }
-
     /** Throws one error listing every problem and every unknown argument. */
     void finish() {
         for (String k : args.keySet()) if (!used.contains(k)) problems.add("unknown argument '" + k + "'");

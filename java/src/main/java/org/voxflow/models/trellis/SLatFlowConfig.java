@@ -3,7 +3,11 @@ package org.voxflow.models.trellis;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** The arguments of TRELLIS's SLatFlowModel (stage 2, sparse). */
+/**
+ * The arguments of TRELLIS's SLatFlowModel (stage 2, sparse). use_fp16 (TRELLIS: convert the torso to fp16) keeps the transformer
+ * torso's residual stream in the 16-bit GEMM type when sampling under GPU autocast (ModulatedCrossBlock.runBlocks);
+ * elsewhere the math is f32 either way.
+ */
 public record SLatFlowConfig(int resolution, int inChannels, int modelChannels, int condChannels, int outChannels,
                              int numBlocks, int numHeads, double mlpRatio, int patchSize, int numIoResBlocks,
                              int[] ioBlockChannels, boolean useSkipConnection, boolean shareMod, boolean qkRmsNorm,

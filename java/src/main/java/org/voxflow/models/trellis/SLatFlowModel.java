@@ -93,7 +93,8 @@ public final class SLatFlowModel extends Module implements FlowModel {
         // the condition rows only feed the blocks' kv projections: cast once to their GEMM type, not once per block
         Tensor ctx = F.cast(F.reshape(cond, b * l, cfg.condChannels()), F.matmulInputType(cond));
         RowLayout ctxLayout = RowLayout.uniform(b, l);
-        feats = ModulatedCrossBlock.runBlocks(java.util.Arrays.asList(blocks), feats, layout, emb, ctx, ctxLayout, checkpointing);
+        feats = ModulatedCrossBlock.runBlocks(java.util.Arrays.asList(blocks), feats, layout, emb, ctx, ctxLayout, checkpointing,
+                cfg.useFp16());
         h = h.withFeats(feats);
         for (int i = 0; i < outBlocks.size(); i++) {
             Tensor skip = skips.get(skips.size() - 1 - i);

@@ -3,7 +3,11 @@ package org.voxflow.models.trellis;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** The arguments of TRELLIS's SparseStructureFlowModel (stage 1, dense). */
+/**
+ * The arguments of TRELLIS's SparseStructureFlowModel (stage 1, dense). use_fp16 (TRELLIS: convert the torso to fp16) keeps the transformer
+ * torso's residual stream in the 16-bit GEMM type when sampling under GPU autocast (ModulatedCrossBlock.runBlocks);
+ * elsewhere the math is f32 either way.
+ */
 public record SparseStructureFlowConfig(int resolution, int inChannels, int modelChannels, int condChannels,
                                         int outChannels, int numBlocks, int numHeads, double mlpRatio, int patchSize,
                                         boolean shareMod, boolean qkRmsNorm, boolean qkRmsNormCross, boolean useFp16,

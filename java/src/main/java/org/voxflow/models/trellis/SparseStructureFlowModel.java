@@ -81,7 +81,8 @@ public final class SparseStructureFlowModel extends Module implements FlowModel 
         // the condition rows only feed the blocks' kv projections: cast once to their GEMM type, not once per block
         Tensor ctx = F.cast(F.reshape(cond, b * l, cfg.condChannels()), F.matmulInputType(cond));
         RowLayout ctxLayout = RowLayout.uniform(b, l);
-        h = ModulatedCrossBlock.runBlocks(java.util.Arrays.asList(blocks), h, layout, emb, ctx, ctxLayout, checkpointing);
+        h = ModulatedCrossBlock.runBlocks(java.util.Arrays.asList(blocks), h, layout, emb, ctx, ctxLayout, checkpointing,
+                cfg.useFp16());
         h = F.layerNorm(h, null, null, 1e-5f);
         h = outLayer.forward(h);
         int co = cfg.outChannels();
