@@ -234,6 +234,12 @@ __device__ __forceinline__ void load_rows(uint32_t tile, const T* src, long long
     }
 }
 
+// How far (log2 units) a tile's row max may exceed the running max before the running max moves. Most tiles then
+// leave it, alpha is 1 and the consumer skips rescaling O (a warp skips it when none of its rows moved), where every
+// new high used to cost a pass over O: the consumers are issue-bound, so the pass was not free. Probabilities reach
+// at most 2^kMaxSlack = 256 instead of 1: exact in f32 sums, no overflow in bf16/f16 P, the same relative rounding.
+constexpr float kMaxSlack = 8.f;
+
 // Online softmax of one score tile in the wgmma accumulator layout: s[4 i + e] is row g + 8 (e / 2), column
 // 8 i + 2 t + (e % 2) of the warp's 16 rows (g = lane / 4, t = lane % 4). Probabilities replace the scores.
 template <int BK>
@@ -246,8 +252,10 @@ __device__ __forceinline__ void softmax_tile(float (&s)[BK / 2], float (&m)[2], 
         float mt = fmaxf(fmaxf(mx[0], mx[1]), fmaxf(mx[2], mx[3]));
         mt = fmaxf(mt, __shfl_xor_sync(0xffffffffu, mt, 1));
         mt = fmaxf(mt, __shfl_xor_sync(0xffffffffu, mt, 2));
-        const float mnew = fmaxf(m[r], mt * scale2);  // finite: the tile's first key is valid
-        alpha[r] = ex2(m[r] - mnew);
+        const float mt2 = mt * scale2;  // finite: the tile's first key is valid
+        const bool grow = mt2 > m[r] + kMaxSlack;  // always on the first tile (m = -inf)
+        const float mnew = grow ? mt2 : m[r];
+        alpha[r] = grow ? ex2(m[r] - mnew) : 1.f;
         m[r] = mnew;
         float sum[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
@@ -293,8 +301,9 @@ template <> __device__ __forceinline__ void store2<__half>(__half* p, float a, f
 
 // A split part's end (consumer threads of the nact active warpgroups): stores its O, m, l in its workspace slot;
 // the unit's last part to get here then folds all the unit's slots into o, m, l, in part order whichever part came
-// last (so the result's bits do not depend on timing), and returns true: it writes the output. m is the running
-// max of the pre-scaled (log2) scores, -inf for a part without keys; l the lane's partial row sums.
+// last (so the result's bits do not depend on timing), and returns true: it writes the output. m is the reference
+// max of the pre-scaled (log2) scores (at most kMaxSlack below their max), -inf for a part without keys; l the lane's
+// partial row sums.
 template <int D, int NWG>
 __device__ __forceinline__ bool split_combine(float (&o)[D / 2], float (&m)[2], float (&l)[2], const S90Split& sp,
                                               int slot, int part, int nact, int w, int tid, int& last_part) {
@@ -457,12 +466,14 @@ __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
                 keep(o);
                 keep(p);
                 if (lane == 0) mbar_arrive(empty0 + 8 * ((j - 1) % ST));
+                if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
 #pragma unroll
-                for (int i = 0; i < D / 8; i++) {
-                    o[4 * i] *= alpha[0];
-                    o[4 * i + 1] *= alpha[0];
-                    o[4 * i + 2] *= alpha[1];
-                    o[4 * i + 3] *= alpha[1];
+                    for (int i = 0; i < D / 8; i++) {
+                        o[4 * i] *= alpha[0];
+                        o[4 * i + 1] *= alpha[0];
+                        o[4 * i + 2] *= alpha[1];
+                        o[4 * i + 3] *= alpha[1];
+                    }
                 }
             }
             pack_p<T, BK>(p, s);
