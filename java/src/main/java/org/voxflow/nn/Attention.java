@@ -48,7 +48,7 @@ public final class Attention extends Module {
         Tensor qkv = F.reshape(toQkv.forward(x, act), n, 3 * heads, headDim);
         Tensor v = F.slice(qkv, 1, 2 * heads, 3 * heads);
         // training keeps q and k apart: their normalized halves sliced out of one pair would send each gradient
-        // through a zero-padded copy of the pair (MDT-dist step, TRELLIS-large, batch 8: 1.7 GB more at the peak)
+        // through a zero-padded copy of the pair (MDT-dist step, TRELLIS-large, batch 8, H100: 0.8 GB more at the peak)
         if (qNorm == null || org.voxflow.autograd.Grad.enabled())
             return attend(F.slice(qkv, 1, 0, heads), F.slice(qkv, 1, heads, 2 * heads), v, cu, cu, n, act, out);
         // sampling: both norms in one pass over the q and k heads, which sit next to each other
