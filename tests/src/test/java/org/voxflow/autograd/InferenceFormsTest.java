@@ -98,18 +98,24 @@ class InferenceFormsTest {
             F.residualNormAffine(x, F.mul(x, -0.25f), null, 1e-6f, F.add(scale, 1f), shift, out)[1]};
     }
 
+    /** n TRELLIS blocks of c channels (8 condition channels, q/k RMS norm) with random weights of scale 0.2. */
+    private java.util.List<org.voxflow.nn.ModulatedCrossBlock> blocks(int n, int c, int heads, boolean shareMod) {
+        java.util.List<org.voxflow.nn.ModulatedCrossBlock> blocks = new java.util.ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            var blk = new org.voxflow.nn.ModulatedCrossBlock(be, c, 8, heads, 2.0, shareMod, true, false);
+            for (var p : blk.namedParameters().values()) be.assign(p, F.mul(randn(p.shape()), 0.2f));
+            blocks.add(blk);
+        }
+        return blocks;
+    }
+
     /**
      * runBlocks (each block's MLP residual left pending and fused with the next block's first norm) gives the values
      * of applying every block in turn, without and with a recorded graph, and the same gradients.
      */
     @Test void pendingResidualsGiveTheBlockByBlockValues() {
         int c = 16, heads = 2;
-        java.util.List<org.voxflow.nn.ModulatedCrossBlock> blocks = new java.util.ArrayList<>();
-        for (int i = 0; i < 3; i++) {
-            var blk = new org.voxflow.nn.ModulatedCrossBlock(be, c, 8, heads, 2.0, false, true, false);
-            for (var p : blk.namedParameters().values()) be.assign(p, F.mul(randn(p.shape()), 0.2f));
-            blocks.add(blk);
-        }
+        java.util.List<org.voxflow.nn.ModulatedCrossBlock> blocks = blocks(3, c, heads, false);
         Tensor x = randn(2 * 5, c), mod = randn(2, c), ctx = randn(2 * 3, 8);
         var layout = org.voxflow.nn.RowLayout.uniform(2, 5);
         var ctxLayout = org.voxflow.nn.RowLayout.uniform(2, 3);
@@ -146,12 +152,7 @@ class InferenceFormsTest {
             assertBits("plain x1", be.cast(be.binary(org.voxflow.tensor.BinaryOp.ADD, x, h), DType.BF16), r[0]);
         }
         int c = 16;
-        java.util.List<org.voxflow.nn.ModulatedCrossBlock> blocks = new java.util.ArrayList<>();
-        for (int i = 0; i < 2; i++) {
-            var blk = new org.voxflow.nn.ModulatedCrossBlock(be, c, 8, 2, 2.0, false, true, false);
-            for (var p : blk.namedParameters().values()) be.assign(p, F.mul(randn(p.shape()), 0.2f));
-            blocks.add(blk);
-        }
+        java.util.List<org.voxflow.nn.ModulatedCrossBlock> blocks = blocks(2, c, 2, false);
         Tensor rows = randn(2 * 5, c), mod = randn(2, c), ctx = randn(2 * 3, 8);
         var layout = org.voxflow.nn.RowLayout.uniform(2, 5);
         var ctxLayout = org.voxflow.nn.RowLayout.uniform(2, 3);
@@ -165,12 +166,7 @@ class InferenceFormsTest {
     /** The same with share_mod (no adaLN in the blocks: one [B, 6C] modulation made by the model for all of them). */
     @Test void pendingResidualsWithASharedModulation() {
         int c = 16;
-        java.util.List<org.voxflow.nn.ModulatedCrossBlock> blocks = new java.util.ArrayList<>();
-        for (int i = 0; i < 3; i++) {
-            var blk = new org.voxflow.nn.ModulatedCrossBlock(be, c, 8, 2, 2.0, true, true, false);
-            for (var p : blk.namedParameters().values()) be.assign(p, F.mul(randn(p.shape()), 0.2f));
-            blocks.add(blk);
-        }
+        java.util.List<org.voxflow.nn.ModulatedCrossBlock> blocks = blocks(3, c, 2, true);
         Tensor x = randn(2 * 5, c), mod = F.mul(randn(2, 6 * c), 0.2f), ctx = randn(2 * 3, 8);
         var layout = org.voxflow.nn.RowLayout.uniform(2, 5);
         var ctxLayout = org.voxflow.nn.RowLayout.uniform(2, 3);
