@@ -62,10 +62,22 @@ public final class Attention extends Module {
     /** Cross-attention with its output projection rounded to out. */
     public Tensor forward(Tensor x, int[] cu, Tensor ctx, int[] cuCtx, DType out) {
         if (self) throw new IllegalStateException("self-attention takes no context");
-        int n = x.size(0), m = ctx.size(0);
+        return forwardKv(x, cu, toKv.forward(ctx, F.matmulInputType(x)), cuCtx, out);
+    }
+
+    /** The to_kv projection (cross-attention), for callers that project a shared context once for many layers. */
+    public Linear kvProjection() {
+        if (self) throw new IllegalStateException("self-attention has no to_kv");
+        return toKv;
+    }
+
+    /** Cross-attention given the context's K/V rows kvRows [Nc, 2C] = to_kv(ctx) (in the activation type). */
+    public Tensor forwardKv(Tensor x, int[] cu, Tensor kvRows, int[] cuCtx, DType out) {
+        if (self) throw new IllegalStateException("self-attention takes no context");
+        int n = x.size(0), m = kvRows.size(0);
         DType act = F.matmulInputType(x);
         Tensor q = F.reshape(toQ.forward(x, act), n, heads, headDim);
-        Tensor kv = F.reshape(toKv.forward(ctx, act), m, 2, heads, headDim);
+        Tensor kv = F.reshape(kvRows, m, 2, heads, headDim);
         Tensor k = F.squeeze(F.slice(kv, 1, 0, 1), 1);
         Tensor v = F.squeeze(F.slice(kv, 1, 1, 2), 1);
         return attend(q, k, v, cu, cuCtx, n, act, out);

@@ -43,7 +43,7 @@ public final class ModulatedCrossBlock extends Module {
      * @param ctx condition rows [Nc, Cc], instances by ctxLayout
      */
     public Tensor forward(Tensor x, RowLayout layout, Tensor mod, Tensor ctx, RowLayout ctxLayout) {
-        Tensor[] out = forwardPending(new Tensor[] {x, null, null}, layout, mod, null, ctx, ctxLayout, DType.F32);
+        Tensor[] out = forwardPending(new Tensor[] {x, null, null}, layout, mod, null, ctx, null, ctxLayout, DType.F32);
         return gatedResidual(layout, out[0], out[1], out[2]);
     }
 
@@ -76,10 +76,13 @@ public final class ModulatedCrossBlock extends Module {
         // 1 + scale for all of them as one more (recording keeps one node per block, so that mod's gradient sums in
         // the same order as the checkpointed and block-by-block paths)
         Tensor[][] mods = Grad.enabled() || list.isEmpty() ? null : modulations(list, mod);
+        // and every block's cross-attention K/V of the same condition as one op (GPUs: one batched GEMM)
+        Tensor[] kvs = Grad.enabled() || list.size() < 2 ? null : crossKv(list, ctx);
         for (int i = 0; i < list.size(); i++) {
             ModulatedCrossBlock block = list.get(i);
             Tensor[] in = state, m = mods == null ? null : mods[i];
-            state = InferenceScope.runAll(() -> block.forwardPending(in, layout, mod, m, ctx, ctxLayout, F.matmulInputType(in[0])));
+            Tensor kv = kvs == null ? null : kvs[i];
+            state = InferenceScope.runAll(() -> block.forwardPending(in, layout, mod, m, ctx, kv, ctxLayout, F.matmulInputType(in[0])));
         }
         return F.cast(state[1] == null ? state[0] : gatedResidual(layout, state[0], state[1], state[2]), x.dtype());
     }
@@ -112,6 +115,27 @@ public final class ModulatedCrossBlock extends Module {
     }
 
     /**
+     * Every block's cross-attention K/V rows [Nc, 2C] of ctx, from one linearEach over the blocks' to_kv layers (the
+     * same values as each block's own projection; they are all held at once: G Nc 2C values). Null when the blocks'
+     * projections differ in shape.
+     */
+    private static Tensor[] crossKv(java.util.List<ModulatedCrossBlock> blocks, Tensor ctx) {
+        int g = blocks.size();
+        Tensor[] w = new Tensor[g], bias = new Tensor[g];
+        for (int i = 0; i < g; i++) {
+            Linear kv = blocks.get(i).crossAttn.kvProjection();
+            if (!java.util.Arrays.equals(kv.weight.shape(), blocks.get(0).crossAttn.kvProjection().weight.shape())
+                    || (kv.bias == null) != (blocks.get(0).crossAttn.kvProjection().bias == null)) return null;
+            w[i] = kv.weight;
+            bias[i] = kv.bias;
+        }
+        Tensor all = F.linearEach(ctx, w, bias[0] == null ? null : bias, F.matmulInputType(ctx)); // [G, Nc, 2C]
+        Tensor[] out = new Tensor[g];
+        for (int i = 0; i < g; i++) out[i] = F.squeeze(F.slice(all, 0, i, i + 1), 0);
+        return out;
+    }
+
+    /**
      * 1 + scale for both modulations of m [B, 6C] in one op: chunks 1 and 4 are the [B, 2, C] view m[:, {1, 4}, :]
      * of m as [B, 2, 3, C] (same values as adding 1 to each chunk, one launch instead of two).
      */
@@ -123,9 +147,10 @@ public final class ModulatedCrossBlock extends Module {
     /**
      * The block with a residual update still pending on its input: state = {x, h, gate} means the input is
      * x + h gate (h null: x itself). Returns this block's output in the same form, its MLP branch h rounded to
-     * mlpOut. pre: {modulation, 1 + scales} made by the caller (see modulations), or null.
+     * mlpOut. pre: {modulation, 1 + scales} made by the caller (see modulations), or null; kv: the cross-attention's
+     * K/V rows of ctx made by the caller (see crossKv), or null.
      */
-    Tensor[] forwardPending(Tensor[] state, RowLayout layout, Tensor mod, Tensor[] pre, Tensor ctx, RowLayout ctxLayout,
+    Tensor[] forwardPending(Tensor[] state, RowLayout layout, Tensor mod, Tensor[] pre, Tensor ctx, Tensor kv, RowLayout ctxLayout,
                             DType mlpOut) {
         Tensor x = state[0];
         Tensor m = pre != null ? pre[0] : adaLN == null ? mod : adaLN.forward(F.silu(mod));
@@ -152,7 +177,8 @@ public final class ModulatedCrossBlock extends Module {
         h = selfAttn.forward(h, cu, act);
         r = norm2.forwardResidual(layout.byInstance(x), layout.byInstance(h), gateMsa, act);
         x = F.reshape(r[0], n, c);
-        h = crossAttn.forward(F.reshape(r[1], n, c), cu, ctx, ctxLayout.offsets(), act);
+        h = kv == null ? crossAttn.forward(F.reshape(r[1], n, c), cu, ctx, ctxLayout.offsets(), act)
+                : crossAttn.forwardKv(F.reshape(r[1], n, c), cu, kv, ctxLayout.offsets(), act);
         r = norm3.forwardResidualModulated(layout.byInstance(x), layout.byInstance(h), null, scaleMlp, shiftMlp, act);
         x = F.reshape(r[0], n, c);
         h = mlp.forward(F.reshape(r[1], n, c), mlpOut);

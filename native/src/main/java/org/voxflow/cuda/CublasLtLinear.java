@@ -26,7 +26,7 @@ import org.voxflow.tensor.DType;
  * a shape the heuristic has no algorithm for is remembered and left to the caller's composite path.
  */
 final class CublasLtLinear {
-    private record Key(DType type, DType out, int m, int n, int k, int ldx, boolean bias, boolean gelu) {}
+    private record Key(DType type, DType out, int m, int n, int k, int ldx, boolean bias, boolean gelu, int batch) {}
 
     private static final class Plan {
         final cublasLtMatmulDescOpaque_t desc;
@@ -65,7 +65,16 @@ final class CublasLtLinear {
      * of one 16-bit type, bias dense [n] of D's type or 0. False (nothing done) when cuBLASLt offers no algorithm.
      */
     synchronized boolean run(DType type, DType out, int m, int n, int k, long x, int ldx, long w, long bias, boolean gelu, long d) {
-        Key key = new Key(type, out, m, n, k, ldx, bias != 0, gelu);
+        return run(type, out, m, n, k, x, ldx, w, bias, gelu, d, 1);
+    }
+
+    /**
+     * batch layers on the same x in one strided-batched call: W [batch, n, k] and bias [batch, n] (dense), D
+     * [batch, m, n] dense, D[g] = x W[g]^T + bias[g] (x read once per batch entry: batch stride 0).
+     */
+    synchronized boolean run(DType type, DType out, int m, int n, int k, long x, int ldx, long w, long bias, boolean gelu, long d,
+                             int batch) {
+        Key key = new Key(type, out, m, n, k, ldx, bias != 0, gelu, batch);
         Plan p = plans.computeIfAbsent(key, this::plan);
         if (p == NONE) return false;
         if (bias != 0) {
@@ -94,6 +103,16 @@ final class CublasLtLinear {
         cublasLtMatrixLayoutOpaque_t a = layout(out, dataType, key.k, key.n, key.k);     // W: col-major [K, N]
         cublasLtMatrixLayoutOpaque_t b = layout(out, dataType, key.k, key.m, key.ldx);   // x: col-major [K, M]
         cublasLtMatrixLayoutOpaque_t d = layout(out, outType, key.n, key.m, key.n);      // D^T: col-major [N, M]
+        if (key.batch > 1) { // consecutive W and D, one x for all
+            batched(a, key.batch, (long) key.n * key.k);
+            batched(b, key.batch, 0);
+            batched(d, key.batch, (long) key.n * key.m);
+            if (key.bias) {
+                LongPointer stride = new LongPointer(1).put(0, key.n);
+                check(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE, stride, 8),
+                        "cublasLtMatmulDescSetAttribute(BIAS_BATCH_STRIDE)");
+            }
+        }
         check(cublasLtMatmulPreferenceCreate(out), "cublasLtMatmulPreferenceCreate");
         cublasLtMatmulPreferenceOpaque_t pref = new cublasLtMatmulPreferenceOpaque_t(out.get(0));
         LongPointer ws = new LongPointer(1).put(0, workspaceBytes);
@@ -119,6 +138,13 @@ final class CublasLtLinear {
     private static cublasLtMatrixLayoutOpaque_t layout(PointerPointer<Pointer> out, int type, long rows, long cols, long ld) {
         check(cublasLtMatrixLayoutCreate(out, type, rows, cols, ld), "cublasLtMatrixLayoutCreate");
         return new cublasLtMatrixLayoutOpaque_t(out.get(0));
+    }
+
+    private static void batched(cublasLtMatrixLayoutOpaque_t layout, int count, long stride) {
+        check(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, new IntPointer(1).put(0, count), 4),
+                "cublasLtMatrixLayoutSetAttribute(BATCH_COUNT)");
+        check(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, new LongPointer(1).put(0, stride), 8),
+                "cublasLtMatrixLayoutSetAttribute(STRIDED_BATCH_OFFSET)");
     }
 
     private static void setInt(cublasLtMatmulDescOpaque_t desc, int attribute, int value) {

@@ -94,6 +94,12 @@ final class CudaMatmul {
         return new Operand(t, trans ^ flip, (int) ld, bs);
     }
 
+    /** -Dvoxflow.cuda.batchedLinearEach=false runs a many-row linearEach as one GEMM per layer (for comparisons). */
+    static volatile boolean batchedEach = !"false".equals(System.getProperty("voxflow.cuda.batchedLinearEach"));
+
+    /** Batched linearEach calls that ran (tests check the path is taken). */
+    static final java.util.concurrent.atomic.AtomicLong batchedEachRuns = new java.util.concurrent.atomic.AtomicLong();
+
     /** -Dvoxflow.cuda.skinnyLinear=false sends every Linear to cuBLASLt (for comparisons). */
     static volatile boolean skinny = !"false".equals(System.getProperty("voxflow.cuda.skinnyLinear"));
 
@@ -144,10 +150,11 @@ final class CudaMatmul {
      * of one type, the GEMM type 16-bit (autocast, or 16-bit operands); null (the caller composes) otherwise.
      */
     static Tensor linearEach(CudaBackend be, Tensor x0, Tensor[] w0, Tensor[] b0, DType out) {
-        if (!skinny || w0.length == 0 || x0.dim() < 1 || !x0.dtype().isFloating() || w0[0].dim() != 2) return null;
+        if (w0.length == 0 || x0.dim() < 1 || !x0.dtype().isFloating() || w0[0].dim() != 2) return null;
         int k = x0.size(-1), n = w0[0].size(0);
         long rows = x0.numel() / Math.max(k, 1);
-        if (rows < 1 || rows > 8 || k % 8 != 0 || w0[0].size(1) != k) return null;
+        if (rows > 8 && rows <= Integer.MAX_VALUE) return batchedEach ? linearEachBatched(be, x0, w0, b0, out, (int) rows) : null;
+        if (!skinny || rows < 1 || rows > 8 || k % 8 != 0 || w0[0].size(1) != k) return null;
         DType wt = w0[0].dtype();
         for (int g = 0; g < w0.length; g++) {
             if (w0[g].dim() != 2 || w0[g].size(0) != n || w0[g].size(1) != k || w0[g].dtype() != wt) return null;
@@ -166,6 +173,40 @@ final class CudaMatmul {
                 return null;
             }
             check(rc, "vf_linear_skinny_group(" + w0.length + " layers, m=" + rows + ", n=" + n + ", k=" + k + ")");
+            return y;
+        } finally {
+            CudaBackend.releaseTemp(x, x0);
+        }
+    }
+
+    /**
+     * linearEach for many rows (every block's cross-attention K/V projection of the same condition): the layers'
+     * weights and biases stacked once by the cast cache ([G, n, k], [G, n]) and one strided-batched cuBLASLt call
+     * with x shared, where G separate GEMMs of a few row tiles each left most SMs idle. Parameters only (the stacks are
+     * cached); null otherwise, for the caller to compose.
+     */
+    private static Tensor linearEachBatched(CudaBackend be, Tensor x0, Tensor[] w0, Tensor[] b0, DType out, int m) {
+        int k = x0.size(-1), n = w0[0].size(0), g = w0.length;
+        if (g < 2 || k % 8 != 0 || n % 8 != 0 || w0[0].size(1) != k) return null;
+        DType type = gemmType(x0, w0[0].dtype(), out);
+        if (type == null) return null;
+        boolean bias = b0 != null && b0[0] != null;
+        for (int i = 0; i < g; i++) {
+            if (w0[i].dtype() != w0[0].dtype()) return null;
+            if (bias ? b0[i] == null || b0[i].dim() != 1 || b0[i].size(0) != n : b0 != null && b0[i] != null) return null;
+        }
+        Tensor w = be.casts().group(be, w0, type), b = bias ? be.casts().group(be, b0, out) : null;
+        if (w == null || (bias && b == null)) return null;
+        Tensor x = be.denseOf(x0, type);
+        try {
+            if (CudaBackend.addr(x) % 16 != 0 || CudaBackend.addr(w) % 16 != 0 || (b != null && CudaBackend.addr(b) % 16 != 0)) return null;
+            Tensor y = be.empty(out, g, m, n);
+            if (!be.lt().run(type, out, m, n, k, CudaBackend.addr(x), k, CudaBackend.addr(w), b == null ? 0 : CudaBackend.addr(b), false,
+                    CudaBackend.addr(y), g)) {
+                y.close();
+                return null;
+            }
+            batchedEachRuns.incrementAndGet();
             return y;
         } finally {
             CudaBackend.releaseTemp(x, x0);

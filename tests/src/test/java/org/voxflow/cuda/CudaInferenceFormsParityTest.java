@@ -169,6 +169,38 @@ class CudaInferenceFormsParityTest extends GpuParityBase {
         }
     }
 
+    /**
+     * linearEach over many rows (every block's cross-attention K/V projection of one condition) runs as one batched
+     * GEMM over the stacked parameters: each slice within a bf16 rounding of its own Linear, with and without biases,
+     * and the stack follows an in-place write of one weight.
+     */
+    @Test void linearEachOverManyRowsIsOneBatchedGemm() {
+        int g = 3, m = 77, k = 64, n = 96;
+        Tensor[] w = new Tensor[g], b = new Tensor[g];
+        for (int i = 0; i < g; i++) {
+            org.voxflow.nn.Linear layer = new org.voxflow.nn.Linear(gpu, k, n);
+            gpu.assign(layer.weight, gpu.fromFloats(scaled(randn(n * k), 0.1f), n, k));
+            gpu.assign(layer.bias, gpu.fromFloats(randn(n), n));
+            w[i] = layer.weight;
+            b[i] = layer.bias;
+        }
+        Tensor x = gpu.fromFloats(randn(m * k), m, k);
+        try (var ng = Grad.noGrad(); var ac = CudaAutocast.use("bf16")) {
+            for (int round = 0; round < 3; round++) {
+                if (round == 1) gpu.assign(w[1], gpu.fromFloats(scaled(randn(n * k), 0.1f), n, k)); // the stack must follow
+                Tensor[] biases = round == 2 ? null : b;
+                long runs = CudaMatmul.batchedEachRuns.get();
+                Tensor all = gpu.linearEach(x, w, biases, DType.BF16);
+                assertEquals(runs + 1, CudaMatmul.batchedEachRuns.get(), "round " + round + ": not the batched GEMM");
+                assertArrayEquals(new int[] {g, m, n}, all.shape());
+                for (int i = 0; i < g; i++) {
+                    Tensor one = gpu.linear(x, w[i], biases == null ? null : biases[i], false, DType.BF16);
+                    assertClose("round " + round + " layer " + i, one.toFloats(), all.slice(0, i, i + 1).toFloats(), 1e-3, 1.0 / 128);
+                }
+            }
+        }
+    }
+
     @Test void attentionWritesItsTypeFromPackedSlices() {
         int h = 4, d = 64;
         int[] cu = {0, 70, 70, 200}, cuK = {0, 33, 34, 150};
