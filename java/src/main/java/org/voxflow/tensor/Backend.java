@@ -205,7 +205,8 @@ public interface Backend {
 
     /**
      * Several linear layers on the same x, rounded to out: [G, rows of x, n], slice g = x W_g^T + b_g (every W_g
-     * [n, k]; biases null, or each null or [n]). GPUs run a group on a few rows (every block's adaLN) as one pass.
+     * [n, k]; biases null, or each null or [n]). GPUs run a group on a few rows (every block's adaLN) as one pass, and
+     * one on many rows (every block's cross-attention K/V of one condition) as one batched GEMM.
      */
     default Tensor linearEach(Tensor x, Tensor[] weights, Tensor[] biases, DType out) {
         Tensor[] ys = new Tensor[weights.length];
