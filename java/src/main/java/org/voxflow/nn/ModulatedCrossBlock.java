@@ -76,13 +76,27 @@ public final class ModulatedCrossBlock extends Module {
         // 1 + scale for all of them as one more (recording keeps one node per block, so that mod's gradient sums in
         // the same order as the checkpointed and block-by-block paths)
         Tensor[][] mods = Grad.enabled() || list.isEmpty() ? null : modulations(list, mod);
-        // and every block's cross-attention K/V of the same condition as one op (GPUs: one batched GEMM)
-        Tensor[] kvs = Grad.enabled() || list.size() < 2 ? null : crossKv(list, ctx);
+        // and the blocks' cross-attention K/V of the same condition, a chunk of blocks per op (GPUs: one batched GEMM;
+        // see crossKv), each chunk freed after its last block
+        int chunk = Grad.enabled() ? 1 : kvChunk(list, ctx);
+        Tensor[] kvs = null;
+        Tensor kvStack = null;
         for (int i = 0; i < list.size(); i++) {
+            if (chunk > 1 && i % chunk == 0) {
+                java.util.List<ModulatedCrossBlock> part = list.subList(i, Math.min(list.size(), i + chunk));
+                kvStack = part.size() < 2 ? null : crossKv(part, ctx);
+                kvs = kvStack == null ? null : new Tensor[part.size()];
+                for (int j = 0; kvs != null && j < kvs.length; j++) kvs[j] = F.squeeze(F.slice(kvStack, 0, j, j + 1), 0);
+            }
             ModulatedCrossBlock block = list.get(i);
             Tensor[] in = state, m = mods == null ? null : mods[i];
-            Tensor kv = kvs == null ? null : kvs[i];
+            Tensor kv = kvs == null ? null : kvs[i % chunk];
             state = InferenceScope.runAll(() -> block.forwardPending(in, layout, mod, m, ctx, kv, ctxLayout, F.matmulInputType(in[0])));
+            if (kvStack != null && (i % chunk == chunk - 1 || i == list.size() - 1)) {
+                kvStack.close(); // its blocks are done with it (what each block made of it stayed in that block's scope)
+                kvStack = null;
+                kvs = null;
+            }
         }
         return F.cast(state[1] == null ? state[0] : gatedResidual(layout, state[0], state[1], state[2]), x.dtype());
     }
@@ -114,12 +128,28 @@ public final class ModulatedCrossBlock extends Module {
         return out;
     }
 
+    /** Bytes of cross-attention K/V that sampling may hold at once for a chunk of blocks (see kvChunk; tests shrink it). */
+    static volatile long kvChunkBytes = 256L << 20;
+
     /**
-     * Every block's cross-attention K/V rows [Nc, 2C] of ctx, from one linearEach over the blocks' to_kv layers (the
-     * same values as each block's own projection; they are all held at once: G Nc 2C values). Null when the blocks'
-     * projections differ in shape.
+     * How many blocks' cross-attention K/V to make in one op: as many as fit in kvChunkBytes, in chunks of equal
+     * size (TRELLIS-large, one 1374-token condition in bf16: all 24 blocks, 135 MB; an MDT-dist teacher at batch 16
+     * in f32: one block at a time, as without chunks).
      */
-    private static Tensor[] crossKv(java.util.List<ModulatedCrossBlock> blocks, Tensor ctx) {
+    private static int kvChunk(java.util.List<ModulatedCrossBlock> blocks, Tensor ctx) {
+        if (blocks.size() < 2) return 1;
+        long perBlock = (long) ctx.size(0) * blocks.get(0).crossAttn.kvProjection().weight.size(0) * F.matmulInputType(ctx).bytes();
+        long fit = Math.max(1, kvChunkBytes / Math.max(perBlock, 1));
+        if (fit < 2) return 1;
+        long chunks = (blocks.size() + fit - 1) / fit;
+        return (int) ((blocks.size() + chunks - 1) / chunks);
+    }
+
+    /**
+     * The blocks' cross-attention K/V rows of ctx stacked [G, Nc, 2C], from one linearEach over their to_kv layers
+     * (slice g: the values of block g's own projection). Null when the blocks' projections differ in shape.
+     */
+    private static Tensor crossKv(java.util.List<ModulatedCrossBlock> blocks, Tensor ctx) {
         int g = blocks.size();
         Tensor[] w = new Tensor[g], bias = new Tensor[g];
         for (int i = 0; i < g; i++) {
@@ -129,10 +159,7 @@ public final class ModulatedCrossBlock extends Module {
             w[i] = kv.weight;
             bias[i] = kv.bias;
         }
-        Tensor all = F.linearEach(ctx, w, bias[0] == null ? null : bias, F.matmulInputType(ctx)); // [G, Nc, 2C]
-        Tensor[] out = new Tensor[g];
-        for (int i = 0; i < g; i++) out[i] = F.squeeze(F.slice(all, 0, i, i + 1), 0);
-        return out;
+        return F.linearEach(ctx, w, bias[0] == null ? null : bias, F.matmulInputType(ctx));
     }
 
     /**
