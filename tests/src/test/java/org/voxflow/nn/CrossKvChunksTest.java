@@ -4,13 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.voxflow.autograd.F;
 import org.voxflow.autograd.Grad;
 import org.voxflow.tensor.Backend;
 import org.voxflow.tensor.Backends;
 import org.voxflow.tensor.MemoryScope;
+import org.voxflow.tensor.Rng;
 import org.voxflow.tensor.Tensor;
 
 /**
@@ -20,15 +20,9 @@ import org.voxflow.tensor.Tensor;
  */
 class CrossKvChunksTest {
     private final Backend be = Backends.cpu();
-    private final Random rnd = new Random(11);
+    private final Rng rng = new Rng(11);
 
-    private Tensor randn(int... shape) {
-        int n = 1;
-        for (int d : shape) n *= d;
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) v[i] = (float) rnd.nextGaussian();
-        return be.fromFloats(v, shape);
-    }
+    private Tensor randn(int... shape) { return rng.randn(be, shape); }
 
     @Test void anyChunkingGivesTheBlockByBlockValues() {
         long before = ModulatedCrossBlock.kvChunkBytes;
