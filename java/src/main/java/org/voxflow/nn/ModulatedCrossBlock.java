@@ -79,24 +79,16 @@ public final class ModulatedCrossBlock extends Module {
         // and the blocks' cross-attention K/V of the same condition, a chunk of blocks per op (GPUs: one batched GEMM;
         // see crossKv), each chunk freed after its last block
         int chunk = Grad.enabled() ? 1 : kvChunk(list, ctx);
-        Tensor[] kvs = null;
-        Tensor kvStack = null;
-        for (int i = 0; i < list.size(); i++) {
-            if (chunk > 1 && i % chunk == 0) {
-                java.util.List<ModulatedCrossBlock> part = list.subList(i, Math.min(list.size(), i + chunk));
-                kvStack = part.size() < 2 ? null : crossKv(part, ctx);
-                kvs = kvStack == null ? null : new Tensor[part.size()];
-                for (int j = 0; kvs != null && j < kvs.length; j++) kvs[j] = F.squeeze(F.slice(kvStack, 0, j, j + 1), 0);
+        for (int start = 0; start < list.size(); start += chunk) {
+            java.util.List<ModulatedCrossBlock> part = list.subList(start, Math.min(list.size(), start + chunk));
+            Tensor kvStack = part.size() < 2 ? null : crossKv(part, ctx); // [part, Nc, 2C], or null: each block its own
+            for (int j = 0; j < part.size(); j++) {
+                ModulatedCrossBlock block = part.get(j);
+                Tensor[] in = state, m = mods == null ? null : mods[start + j];
+                Tensor kv = kvStack == null ? null : F.squeeze(F.slice(kvStack, 0, j, j + 1), 0);
+                state = InferenceScope.runAll(() -> block.forwardPending(in, layout, mod, m, ctx, kv, ctxLayout, F.matmulInputType(in[0])));
             }
-            ModulatedCrossBlock block = list.get(i);
-            Tensor[] in = state, m = mods == null ? null : mods[i];
-            Tensor kv = kvs == null ? null : kvs[i % chunk];
-            state = InferenceScope.runAll(() -> block.forwardPending(in, layout, mod, m, ctx, kv, ctxLayout, F.matmulInputType(in[0])));
-            if (kvStack != null && (i % chunk == chunk - 1 || i == list.size() - 1)) {
-                kvStack.close(); // its blocks are done with it (what each block made of it stayed in that block's scope)
-                kvStack = null;
-                kvs = null;
-            }
+            if (kvStack != null) kvStack.close(); // its blocks are done with it (what each made of it stayed in its scope)
         }
         return F.cast(state[1] == null ? state[0] : gatedResidual(layout, state[0], state[1], state[2]), x.dtype());
     }
@@ -151,11 +143,11 @@ public final class ModulatedCrossBlock extends Module {
      */
     private static Tensor crossKv(java.util.List<ModulatedCrossBlock> blocks, Tensor ctx) {
         int g = blocks.size();
+        Linear first = blocks.get(0).crossAttn.kvProjection();
         Tensor[] w = new Tensor[g], bias = new Tensor[g];
         for (int i = 0; i < g; i++) {
             Linear kv = blocks.get(i).crossAttn.kvProjection();
-            if (!java.util.Arrays.equals(kv.weight.shape(), blocks.get(0).crossAttn.kvProjection().weight.shape())
-                    || (kv.bias == null) != (blocks.get(0).crossAttn.kvProjection().bias == null)) return null;
+            if (!java.util.Arrays.equals(kv.weight.shape(), first.weight.shape()) || (kv.bias == null) != (first.bias == null)) return null;
             w[i] = kv.weight;
             bias[i] = kv.bias;
         }

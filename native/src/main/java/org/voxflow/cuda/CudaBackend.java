@@ -454,7 +454,10 @@ public final class CudaBackend implements Backend {
         return fused != null ? fused : Backend.super.linear(x, weight, bias, gelu, out);
     }
 
-    /** A group on a few rows (every block's adaLN when sampling) in one skinny-kernel launch; the composite otherwise. */
+    /**
+     * One launch for the group: a few rows (every block's adaLN when sampling) in the skinny kernel, many (every block's
+     * cross-attention K/V) in one batched GEMM; the composite otherwise.
+     */
     @Override public Tensor linearEach(Tensor x, Tensor[] weights, Tensor[] biases, DType out) {
         Tensor y = CudaMatmul.linearEach(this, x, weights, biases, out);
         return y != null ? y : Backend.super.linearEach(x, weights, biases, out);

@@ -146,15 +146,15 @@ final class CudaMatmul {
     }
 
     /**
-     * {@link org.voxflow.tensor.Backend#linearEach} as one skinny-kernel launch: x of at most 8 rows, every W [n, k]
-     * of one type, the GEMM type 16-bit (autocast, or 16-bit operands); null (the caller composes) otherwise.
+     * {@link org.voxflow.tensor.Backend#linearEach} in one launch: every W [n, k] of one type, biases null or each null
+     * or [n], the GEMM type 16-bit (autocast, or 16-bit operands); up to 8 rows of x in the skinny kernel, more in one
+     * strided-batched GEMM (linearEachBatched). Null (the caller composes) otherwise.
      */
     static Tensor linearEach(CudaBackend be, Tensor x0, Tensor[] w0, Tensor[] b0, DType out) {
         if (w0.length == 0 || x0.dim() < 1 || !x0.dtype().isFloating() || w0[0].dim() != 2) return null;
         int k = x0.size(-1), n = w0[0].size(0);
         long rows = x0.numel() / Math.max(k, 1);
-        if (rows > 8 && rows <= Integer.MAX_VALUE) return batchedEach ? linearEachBatched(be, x0, w0, b0, out, (int) rows) : null;
-        if (!skinny || rows < 1 || rows > 8 || k % 8 != 0 || w0[0].size(1) != k) return null;
+        if (rows < 1 || rows > Integer.MAX_VALUE || k % 8 != 0) return null;
         DType wt = w0[0].dtype();
         for (int g = 0; g < w0.length; g++) {
             if (w0[g].dim() != 2 || w0[g].size(0) != n || w0[g].size(1) != k || w0[g].dtype() != wt) return null;
@@ -163,6 +163,8 @@ final class CudaMatmul {
         }
         DType type = gemmType(x0, wt, out);
         if (type == null) return null;
+        if (rows > 8) return batchedEach ? linearEachBatched(be, x0, w0, b0, out, type, (int) rows) : null;
+        if (!skinny) return null;
         Tensor x = be.denseOf(x0, type);
         try (Operands ops = new Operands(be, w0, b0, type, out)) {
             Tensor y = be.empty(out, w0.length, (int) rows, n);
@@ -180,21 +182,16 @@ final class CudaMatmul {
     }
 
     /**
-     * linearEach for many rows (every block's cross-attention K/V projection of the same condition): the layers'
-     * weights and biases stacked once by the cast cache ([G, n, k], [G, n]) and one strided-batched cuBLASLt call
-     * with x shared, where G separate GEMMs of a few row tiles each left most SMs idle. Parameters only (the stacks are
-     * cached); null otherwise, for the caller to compose.
+     * linearEach for many rows (every block's cross-attention K/V projection of the same condition), layers checked
+     * by linearEach: the weights and biases stacked once by the cast cache ([G, n, k], [G, n]) and one strided-batched
+     * cuBLASLt call with x shared, where G separate GEMMs of a few row tiles each left most SMs idle. Parameters only
+     * (the stacks are cached), every layer with a bias or none; null otherwise, for the caller to compose.
      */
-    private static Tensor linearEachBatched(CudaBackend be, Tensor x0, Tensor[] w0, Tensor[] b0, DType out, int m) {
+    private static Tensor linearEachBatched(CudaBackend be, Tensor x0, Tensor[] w0, Tensor[] b0, DType out, DType type, int m) {
         int k = x0.size(-1), n = w0[0].size(0), g = w0.length;
-        if (g < 2 || k % 8 != 0 || n % 8 != 0 || w0[0].size(1) != k) return null;
-        DType type = gemmType(x0, w0[0].dtype(), out);
-        if (type == null) return null;
+        if (g < 2 || n % 8 != 0) return null;
         boolean bias = b0 != null && b0[0] != null;
-        for (int i = 0; i < g; i++) {
-            if (w0[i].dtype() != w0[0].dtype()) return null;
-            if (bias ? b0[i] == null || b0[i].dim() != 1 || b0[i].size(0) != n : b0 != null && b0[i] != null) return null;
-        }
+        for (int i = 0; i < g; i++) if (bias != (b0 != null && b0[i] != null)) return null;
         Tensor w = be.casts().group(be, w0, type), b = bias ? be.casts().group(be, b0, out) : null;
         if (w == null || (bias && b == null)) return null;
         Tensor x = be.denseOf(x0, type);

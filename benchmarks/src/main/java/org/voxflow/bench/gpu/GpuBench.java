@@ -107,26 +107,26 @@ final class GpuBench {
     private static List<ModulatedCrossBlock> trunk;
     private static SparseStructure shell;
 
-    /** A config with use_fp16 set to HALF_TORSO. */
-    private static String torso(String json) {
-        String off = json.replace(",\"use_fp16\":true", "");
-        return off.substring(0, off.length() - 1) + ",\"use_fp16\":" + HALF_TORSO + "}";
+    /** The config's arguments with use_fp16 set to HALF_TORSO. */
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> torso(String json) {
+        Map<String, Object> args = new java.util.LinkedHashMap<>((Map<String, Object>) Json.parse(json));
+        args.put("use_fp16", HALF_TORSO);
+        return args;
     }
 
-    @SuppressWarnings("unchecked")
     static synchronized SparseStructureFlowModel stage1(Backend be) {
         if (stage1 == null || stage1.backend() != be) {
-            var cfg = SparseStructureFlowConfig.fromArgs((Map<String, Object>) Json.parse(torso(SMALL ? STAGE1_SMALL : STAGE1)), "stage1");
+            var cfg = SparseStructureFlowConfig.fromArgs(torso(SMALL ? STAGE1_SMALL : STAGE1), "stage1");
             stage1 = MemoryScope.outside(() -> new SparseStructureFlowModel(be, cfg));
             randomize(stage1, 1);
         }
         return stage1;
     }
 
-    @SuppressWarnings("unchecked")
     static synchronized SLatFlowModel stage2(Backend be) {
         if (stage2 == null || stage2.backend() != be) {
-            var cfg = SLatFlowConfig.fromArgs((Map<String, Object>) Json.parse(torso(SMALL ? STAGE2_SMALL : STAGE2)), "stage2");
+            var cfg = SLatFlowConfig.fromArgs(torso(SMALL ? STAGE2_SMALL : STAGE2), "stage2");
             stage2 = MemoryScope.outside(() -> new SLatFlowModel(be, cfg));
             randomize(stage2, 3);
         }
