@@ -94,3 +94,42 @@ static inline unsigned vf_blocks(long long n, int threads, long long cap = 1 << 
     if (b < 1) b = 1;
     return (unsigned)(b < cap ? b : cap);
 }
+
+// ---- Programmatic dependent launch (compute capability 9.0+) ----------------------------------------------------
+// Kernels started with vf_launch may begin while the kernel before them in the stream is still finishing (its last
+// CTAs, its memory flush), so their launch and prologue overlap it instead of following it. Such a kernel must call
+// vf_pdl_wait() before its first global load or store: it returns once every earlier grid in the stream has
+// completed and its writes are visible. vf_pdl_trigger() lets the next vf_launch'ed kernel start launching (it is
+// also implied when a kernel exits). Kernels launched with <<<>>> (and cuBLAS's) keep the full serialization, so a
+// kernel is converted by adding the wait and changing its launch; nothing else in the stream has to know.
+__device__ __forceinline__ void vf_pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void vf_pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" :::);
+#endif
+}
+
+// Whether launches on the current device ask for programmatic serialization: compute capability 9.0 or newer, and
+// VOXFLOW_PDL is not "0" (the switch for A/B timing and for ruling it out when chasing a race).
+bool vf_pdl_enabled();
+
+// kernel<<<grid, block, smem, st>>>(args...) with programmatic serialization where vf_pdl_enabled(); returns the
+// launch's status (0 or a cudaError_t).
+template <typename... P, typename... A>
+static inline int vf_launch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t st, A&&... args) {
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = st;
+    cfg.attrs = attr;
+    cfg.numAttrs = vf_pdl_enabled() ? 1 : 0;
+    return (int)cudaLaunchKernelEx(&cfg, kernel, static_cast<A&&>(args)...);
+}

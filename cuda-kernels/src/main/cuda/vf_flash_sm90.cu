@@ -357,6 +357,8 @@ __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
                    long long vs, OutT* __restrict__ out, long long os, float* __restrict__ lse,
                    const __grid_constant__ VfAttnOffsets off, const S90Split sp, int H, float scale2) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    vf_pdl_wait();  // launched with vf_launch
+    vf_pdl_trigger();
     using C = S90Cfg<D>;
     constexpr int NWG = C::NWG, BK = C::BK, ST = C::ST, BQ = 64 * NWG;
     constexpr uint32_t QBYTES = BQ * D * 2, KBYTES = BK * D * 2, STAGE = 2 * KBYTES;
@@ -565,10 +567,9 @@ int launch(const void* q, long long qs, const void* k, long long ks, const void*
     S90Split sp{gx, (int)units, 1, nullptr, nullptr};
     choose_split(sp, units, maxK < 0 ? 0 : (maxK + C::BK - 1) / C::BK, split_slot_bytes<D>(), ws, wsBytes, sms, forceParts);
     const int grid = sp.full + (int)(units - sp.full) * sp.parts;
-    flash_fwd_sm90<T, OutT, D><<<grid, 128 * (C::NWG + 1), smem, st>>>(
-        static_cast<const T*>(q), qs, static_cast<const T*>(k), ks, static_cast<const T*>(v), vs, static_cast<OutT*>(out),
-        os, lse, off, sp, heads, scale * LOG2E);
-    return vf_launch_status();
+    return vf_launch(flash_fwd_sm90<T, OutT, D>, grid, 128 * (C::NWG + 1), smem, st, static_cast<const T*>(q), qs,
+                     static_cast<const T*>(k), ks, static_cast<const T*>(v), vs, static_cast<OutT*>(out), os, lse, off, sp,
+                     heads, scale * LOG2E);
 }
 
 // Whether the current device runs the sm_90a image: compute capability 9.0, and the kernel loaded for it is the

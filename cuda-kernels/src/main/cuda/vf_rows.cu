@@ -238,6 +238,8 @@ template <int NV, bool PV, typename O>
 __global__ void norm_affine_vec_kernel(const float* x, O* out, const float* w, const float* b, long long rows,
                                        long long groupRows, long long wG, long long wR, long long bG, long long bR,
                                        float eps) {
+    vf_pdl_wait();  // launched with vf_launch
+    vf_pdl_trigger();
     const int lane = threadIdx.x & 31;
     const long long cols = 128LL * NV;
     for (long long r = blockIdx.x * (blockDim.x / 32LL) + threadIdx.x / 32; r < rows; r += gridDim.x * (blockDim.x / 32LL)) {
@@ -280,6 +282,8 @@ __global__ void residual_norm_vec_kernel(const X* x, const H* h, const float* ga
                                          const float* w, const float* b, long long rows, long long groupRows,
                                          long long gG, long long gR, long long wG, long long wR, long long bG,
                                          long long bR, float eps) {
+    vf_pdl_wait();  // launched with vf_launch
+    vf_pdl_trigger();
     const int lane = threadIdx.x & 31;
     const long long cols = 128LL * NV;
     for (long long r = blockIdx.x * (blockDim.x / 32LL) + threadIdx.x / 32; r < rows; r += gridDim.x * (blockDim.x / 32LL)) {
@@ -379,6 +383,8 @@ template <typename O, int E> __device__ __forceinline__ void store_lane(O* q, co
 template <int G, typename X, typename O, typename Idx>
 __global__ void l2_normalize_vec_kernel(const X* x, O* out, const float* w, Idx rows, Idx inner,
                                         long long strideOuter, long long strideInner, float eps) {
+    vf_pdl_wait();  // launched with vf_launch
+    vf_pdl_trigger();
     constexpr int E = 16 / sizeof(X);
     constexpr long long COLS = (long long)G * E;
     const int t = threadIdx.x % G;
@@ -552,17 +558,18 @@ int vf_norm_affine(long long x, long long out, int outType, long long w, long lo
     int nv = norm_vec_width(x, cols);
     bool vec = nv && rows > 0 && out % 16 == 0;
     bool pv = params16(w, wG, wR) && params16(b, bG, bR);
+    int e = 0;
 #define VF_NA(O)                                                                                                      \
     do {                                                                                                              \
         if (vec) {                                                                                                    \
             cudaStream_t st = VF_STREAM(stream);                                                                      \
-            if (pv) VF_NV_SWITCH(nv, (norm_affine_vec_kernel<NV, true, O><<<row_blocks(rows, 32), BLOCK, 0, st>>>(     \
+            if (pv) VF_NV_SWITCH(nv, (e = vf_launch(norm_affine_vec_kernel<NV, true, O>, row_blocks(rows, 32), BLOCK, 0, st, \
                          VF_PTR(const float, x), VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), rows,    \
                          groupRows, wG, wR, bG, bR, eps)))                                                             \
-            else VF_NV_SWITCH(nv, (norm_affine_vec_kernel<NV, false, O><<<row_blocks(rows, 32), BLOCK, 0, st>>>(       \
+            else VF_NV_SWITCH(nv, (e = vf_launch(norm_affine_vec_kernel<NV, false, O>, row_blocks(rows, 32), BLOCK, 0, st, \
                          VF_PTR(const float, x), VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), rows,    \
                          groupRows, wG, wR, bG, bR, eps)))                                                             \
-            return vf_launch_status();                                                                                \
+            return e;                                                                                                 \
         }                                                                                                             \
         VF_ROW_LAUNCH(norm_affine_kernel, VF_PTR(const float, x), VF_PTR(O, out), VF_PTR(const float, w),             \
                       VF_PTR(const float, b), rows, cols, groupRows, wG, wR, bG, bR, eps);                            \
@@ -586,17 +593,18 @@ int vf_residual_norm(long long x, int xType, long long h, int hType, long long g
     if (!nv || !combo || rows == 0 || out % 16 != 0 || x1 % 16 != 0 || h % hb != 0) return -1;
     cudaStream_t st = VF_STREAM(stream);
     bool pv = params16(w, wG, wR) && params16(b, bG, bR) && (gate == 0 || params16(gate, gG, gR));
+    int e = 0;
 #define VF_RN(X, H, O)                                                                                                \
     do {                                                                                                              \
-        if (pv) VF_NV_SWITCH(nv, (residual_norm_vec_kernel<NV, true, X, H, O><<<row_blocks(rows, 32), BLOCK, 0, st>>>( \
+        if (pv) VF_NV_SWITCH(nv, (e = vf_launch(residual_norm_vec_kernel<NV, true, X, H, O>, row_blocks(rows, 32), BLOCK, 0, st, \
                      VF_PTR(const X, x), VF_PTR(const H, h), VF_PTR(const float, gate), VF_PTR(X, x1),                   \
                      VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), rows, groupRows, gG, gR, wG, wR,   \
                      bG, bR, eps)))                                                                                   \
-        else VF_NV_SWITCH(nv, (residual_norm_vec_kernel<NV, false, X, H, O><<<row_blocks(rows, 32), BLOCK, 0, st>>>(   \
+        else VF_NV_SWITCH(nv, (e = vf_launch(residual_norm_vec_kernel<NV, false, X, H, O>, row_blocks(rows, 32), BLOCK, 0, st, \
                      VF_PTR(const X, x), VF_PTR(const H, h), VF_PTR(const float, gate), VF_PTR(X, x1),                   \
                      VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), rows, groupRows, gG, gR, wG, wR,   \
                      bG, bR, eps)))                                                                                   \
-        return vf_launch_status();                                                                                    \
+        return e;                                                                                                     \
     } while (0)
 #define VF_RN_OUT(H)                                           \
     do {                                                       \
@@ -626,14 +634,15 @@ int vf_l2_normalize(long long x, int xType, long long out, int outType, long lon
     if (vec) {
         cudaStream_t st = VF_STREAM(stream);
         unsigned blocks = vf_blocks(rows, BLOCK / (int)g, 1 << 16);
+        int e = 0;
 #define VF_L2V(G, X, O)                                                                                                  \
     do {                                                                                                                 \
         if (rows + 32 <= 0xFFFFFFFFLL)                                                                                   \
-            l2_normalize_vec_kernel<G, X, O, unsigned><<<blocks, BLOCK, 0, st>>>(                                        \
+            e = vf_launch(l2_normalize_vec_kernel<G, X, O, unsigned>, blocks, BLOCK, 0, st,                              \
                 VF_PTR(const X, x), VF_PTR(O, out), VF_PTR(const float, w), (unsigned)rows, (unsigned)inner, strideOuter, \
                 strideInner, eps);                                                                                       \
         else                                                                                                             \
-            l2_normalize_vec_kernel<G, X, O, long long><<<blocks, BLOCK, 0, st>>>(                                       \
+            e = vf_launch(l2_normalize_vec_kernel<G, X, O, long long>, blocks, BLOCK, 0, st,                             \
                 VF_PTR(const X, x), VF_PTR(O, out), VF_PTR(const float, w), rows, inner, strideOuter, strideInner, eps); \
     } while (0)
 #define VF_L2G(X, O)                                  \
@@ -642,7 +651,7 @@ int vf_l2_normalize(long long x, int xType, long long out, int outType, long lon
         else if (g == 8) VF_L2V(8, X, O);             \
         else if (g == 16) VF_L2V(16, X, O);           \
         else VF_L2V(32, X, O);                        \
-        return vf_launch_status();                    \
+        return e;                                     \
     } while (0)
         if (xType == VF_F32) VF_L2G(float, float);
         if (xType == VF_BF16) { if (outType == VF_F32) VF_L2G(__nv_bfloat16, float); VF_L2G(__nv_bfloat16, __nv_bfloat16); }

@@ -5,6 +5,21 @@
 #include <cuda_profiler_api.h>
 #include <string.h>
 #include <stdint.h>
+#include <stdlib.h>
+
+bool vf_pdl_enabled() {
+    static const bool allowed = [] { const char* e = getenv("VOXFLOW_PDL"); return !(e && e[0] == '0'); }();
+    static int major[64];  // per device: 0 not asked yet, else the compute capability's major number
+    if (!allowed) return false;
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
+    int m = __atomic_load_n(&major[dev], __ATOMIC_RELAXED);
+    if (m == 0) {
+        if (cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
+        __atomic_store_n(&major[dev], m, __ATOMIC_RELAXED);
+    }
+    return m >= 9;
+}
 
 extern "C" {
 

@@ -34,6 +34,8 @@ template <typename T, typename OutT, int M>
 __global__ void __launch_bounds__(kWarps * 32) skinny_linear_kernel(const T* __restrict__ x, long long ldx,
                                                                    const __grid_constant__ Group<T, OutT> grp, int m,
                                                                    int n, int k) {
+    vf_pdl_wait();  // launched with vf_launch
+    vf_pdl_trigger();
     const T* __restrict__ w = grp.w[blockIdx.y];
     const OutT* __restrict__ bias = grp.bias[blockIdx.y];
     OutT* __restrict__ y = grp.y[blockIdx.y];
@@ -113,13 +115,14 @@ int launch(long long x, long long ldx, const long long* w, const long long* bias
             grp.y[g] = VF_PTR(OutT, y) + (long long)(g0 + g) * m * n;
         }
         const dim3 grid(blocks, gn);
-#define VF_SK(M) skinny_linear_kernel<T, OutT, M><<<grid, kWarps * 32, smem, st>>>(VF_PTR(const T, x), ldx, grp, m, n, k)
+        int e = 0;
+#define VF_SK(M) e = vf_launch(skinny_linear_kernel<T, OutT, M>, grid, kWarps * 32, smem, st, VF_PTR(const T, x), ldx, grp, m, n, k)
         if (rowsUp == 1) VF_SK(1);
         else if (rowsUp == 2) VF_SK(2);
         else if (rowsUp == 4) VF_SK(4);
         else VF_SK(8);
 #undef VF_SK
-        if (int e = vf_launch_status()) return e;
+        if (e) return e;
     }
     return 0;
 }
