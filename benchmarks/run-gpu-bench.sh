@@ -28,7 +28,12 @@ bundle="${VOXFLOW_BUNDLE:-$root/.bundle/voxflow-bundle.tar.xz}"
 
 left() { echo $(( budget - ($(date +%s) - start) )); }
 # phase_limit WANTED RESERVE: the seconds a phase may run, leaving RESERVE for the phases after it
-phase_limit() { local l=$(( $(left) - $2 )); [ "$l" -gt "$1" ] && l=$1; [ "$l" -lt 10 ] && l=10; echo "$l"; }
+# (to stderr: a phase cut below what it wants may time out, and then its summary lines are missing)
+phase_limit() {
+    local l=$(( $(left) - $2 )); [ "$l" -gt "$1" ] && l=$1; [ "$l" -lt 10 ] && l=10
+    [ "$l" -lt "$1" ] && echo "[run-gpu-bench] note: the next phase gets ${l}s of the ${1}s it wants (VOXFLOW_BENCH_BUDGET=$budget)" >&2
+    echo "$l"
+}
 say() { echo "[run-gpu-bench $(( $(date +%s) - start ))s] $*"; }
 
 say "unpacking $bundle"

@@ -6,7 +6,7 @@
 # this script side by side (plus vf_flash_sm90_prev.cu, the previous vf_flash_sm90.cu, for the "prev sm90" column;
 # sdpa_baseline.py for SDPA_FULL=1); logs go to $OUT. Timings run first, alone on the GPU; the checks run afterwards, side by side.
 #   PREBUILT=1      use the objects already in ./obj (built elsewhere with the same nvcc and flags: obj/bench.o attn.o
-#                   fwd.o s90.o s90lib.o [s90prev.o] [s90_NAME.o]) instead of compiling; they are linked here
+#                   fwd.o rt.o s90.o s90lib.o [s90prev.o] [s90_NAME.o]) instead of compiling; they are linked here
 #   VARIANTS="name:flags;..."  also build and time tile variants of vf_flash_sm90.cu (VF_S90_* macros): production
 #                   benchmark + small check (names starting with d128 run --d 128)
 #   FULLCHECK="name ..."  variants that also get the full check (D 64 cases)
@@ -32,6 +32,7 @@ if [ "${PREBUILT:-0}" != 1 ]; then
   nvcc $F $A90 $BP -c flash_sm90_bench.cu -o obj/bench.o &
   nvcc $F $A90 -c vf_attention.cu -o obj/attn.o &
   nvcc $F $A90 -c vf_flash.cu -o obj/fwd.o &
+  nvcc $F $A90 -c vf_runtime.cu -o obj/rt.o &
   nvcc $F $A90A -Xptxas -v -c vf_flash_sm90.cu -o obj/s90.o 2> obj/ptxas_s90.txt &
   nvcc $F $ALIB -c vf_flash_sm90.cu -o obj/s90lib.o 2> obj/ptxas_lib.txt &
   [ -f vf_flash_sm90_prev.cu ] && nvcc $F $A90A -Dvf_flash_fwd_sm90=vf_flash_fwd_sm90_prev -Dvf_flash_fwd_sm90_workspace=vf_flash_fwd_sm90_workspace_prev -c vf_flash_sm90_prev.cu -o obj/s90prev.o &
@@ -46,9 +47,9 @@ cat obj/ptxas_*.txt > "$OUT/build.log" 2>/dev/null
 note "ptxas (sm_90a kernels): $(grep -c 'Compiling entry' obj/ptxas_s90.txt) entries; spills: $(grep -o '[0-9]* bytes spill stores' obj/ptxas_s90.txt | sort | uniq -c | tr '\n' ' ')"
 grep -il "warn\|serializ" obj/ptxas_*.txt && note "ptxas warnings: $(grep -ih 'warn\|serializ' obj/ptxas_*.txt | sort | uniq -c | head -5)"
 PREV=""; [ -f obj/s90prev.o ] && PREV=obj/s90prev.o
-nvcc $A90 -o fb obj/bench.o obj/s90.o $PREV obj/fwd.o obj/attn.o || note "link fb failed" &
-nvcc $A90 -o fb_lib obj/bench.o obj/s90lib.o $PREV obj/fwd.o obj/attn.o || note "link fb_lib failed" &
-for o in obj/s90_*.o; do [ -f "$o" ] || continue; n=${o#obj/s90_}; n=${n%.o}; nvcc $A90 -o "fb_$n" obj/bench.o "$o" $PREV obj/fwd.o obj/attn.o & done
+nvcc $A90 -o fb obj/bench.o obj/s90.o $PREV obj/fwd.o obj/rt.o obj/attn.o || note "link fb failed" &
+nvcc $A90 -o fb_lib obj/bench.o obj/s90lib.o $PREV obj/fwd.o obj/rt.o obj/attn.o || note "link fb_lib failed" &
+for o in obj/s90_*.o; do [ -f "$o" ] || continue; n=${o#obj/s90_}; n=${n%.o}; nvcc $A90 -o "fb_$n" obj/bench.o "$o" $PREV obj/fwd.o obj/rt.o obj/attn.o & done
 wait
 el "linked"
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader | tee -a "$S"
