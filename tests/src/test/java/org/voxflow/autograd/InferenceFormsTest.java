@@ -109,6 +109,20 @@ class InferenceFormsTest {
         return blocks;
     }
 
+    /** The blocks' rows: 2 instances of 5 rows, each with a condition of 3 rows. */
+    private static final org.voxflow.nn.RowLayout ROWS = org.voxflow.nn.RowLayout.uniform(2, 5), CTX = org.voxflow.nn.RowLayout.uniform(2, 3);
+
+    /** Each block applied in turn (the reference runBlocks must reproduce). */
+    private static Tensor blockByBlock(java.util.List<org.voxflow.nn.ModulatedCrossBlock> blocks, Tensor x, Tensor mod, Tensor ctx) {
+        for (var blk : blocks) x = blk.forward(x, ROWS, mod, ctx, CTX);
+        return x;
+    }
+
+    /** runBlocks without checkpointing (half: the 16-bit torso). */
+    private static Tensor runBlocks(java.util.List<org.voxflow.nn.ModulatedCrossBlock> blocks, Tensor x, Tensor mod, Tensor ctx, boolean half) {
+        return org.voxflow.nn.ModulatedCrossBlock.runBlocks(blocks, x, ROWS, mod, ctx, CTX, false, half);
+    }
+
     /**
      * runBlocks (each block's MLP residual left pending and fused with the next block's first norm) gives the values
      * of applying every block in turn, without and with a recorded graph, and the same gradients.
@@ -117,21 +131,17 @@ class InferenceFormsTest {
         int c = 16, heads = 2;
         java.util.List<org.voxflow.nn.ModulatedCrossBlock> blocks = blocks(3, c, heads, false);
         Tensor x = randn(2 * 5, c), mod = randn(2, c), ctx = randn(2 * 3, 8);
-        var layout = org.voxflow.nn.RowLayout.uniform(2, 5);
-        var ctxLayout = org.voxflow.nn.RowLayout.uniform(2, 3);
-        Tensor expected = x;
-        for (var blk : blocks) expected = blk.forward(expected, layout, mod, ctx, ctxLayout);
+        Tensor expected = blockByBlock(blocks, x, mod, ctx);
         try (var g = Grad.noGrad()) {
-            assertBits("inference", expected, org.voxflow.nn.ModulatedCrossBlock.runBlocks(blocks, x, layout, mod, ctx, ctxLayout, false, false));
+            assertBits("inference", expected, runBlocks(blocks, x, mod, ctx, false));
         }
         x.setRequiresGrad(true);
-        Tensor y = org.voxflow.nn.ModulatedCrossBlock.runBlocks(blocks, x, layout, mod, ctx, ctxLayout, false, false);
+        Tensor y = runBlocks(blocks, x, mod, ctx, false);
         assertBits("recorded", expected, y);
         Grad.backward(F.sum(F.mul(y, y), new int[] {0, 1}, false));
         Tensor gPending = x.grad();
         x.setGrad(null);
-        Tensor z = x;
-        for (var blk : blocks) z = blk.forward(z, layout, mod, ctx, ctxLayout);
+        Tensor z = blockByBlock(blocks, x, mod, ctx);
         Grad.backward(F.sum(F.mul(z, z), new int[] {0, 1}, false));
         assertBits("input gradient", x.grad(), gPending);
     }
@@ -154,12 +164,8 @@ class InferenceFormsTest {
         int c = 16;
         java.util.List<org.voxflow.nn.ModulatedCrossBlock> blocks = blocks(2, c, 2, false);
         Tensor rows = randn(2 * 5, c), mod = randn(2, c), ctx = randn(2 * 3, 8);
-        var layout = org.voxflow.nn.RowLayout.uniform(2, 5);
-        var ctxLayout = org.voxflow.nn.RowLayout.uniform(2, 3);
         try (var g = Grad.noGrad()) {
-            assertBits("half torso on the CPU",
-                    org.voxflow.nn.ModulatedCrossBlock.runBlocks(blocks, rows, layout, mod, ctx, ctxLayout, false, false),
-                    org.voxflow.nn.ModulatedCrossBlock.runBlocks(blocks, rows, layout, mod, ctx, ctxLayout, false, true));
+            assertBits("half torso on the CPU", runBlocks(blocks, rows, mod, ctx, false), runBlocks(blocks, rows, mod, ctx, true));
         }
     }
 
@@ -168,12 +174,9 @@ class InferenceFormsTest {
         int c = 16;
         java.util.List<org.voxflow.nn.ModulatedCrossBlock> blocks = blocks(3, c, 2, true);
         Tensor x = randn(2 * 5, c), mod = F.mul(randn(2, 6 * c), 0.2f), ctx = randn(2 * 3, 8);
-        var layout = org.voxflow.nn.RowLayout.uniform(2, 5);
-        var ctxLayout = org.voxflow.nn.RowLayout.uniform(2, 3);
-        Tensor expected = x;
-        for (var blk : blocks) expected = blk.forward(expected, layout, mod, ctx, ctxLayout);
+        Tensor expected = blockByBlock(blocks, x, mod, ctx);
         try (var g = Grad.noGrad()) {
-            assertBits("inference", expected, org.voxflow.nn.ModulatedCrossBlock.runBlocks(blocks, x, layout, mod, ctx, ctxLayout, false, false));
+            assertBits("inference", expected, runBlocks(blocks, x, mod, ctx, false));
         }
     }
 
