@@ -219,36 +219,23 @@ template <bool PV> __device__ __forceinline__ float4 param4(const float* p) {
 }
 
 // Writes w * xhat + b for a register-resident row (v, its mean and rstd): the output half of norm_affine_vec_kernel
-// and residual_norm_vec_kernel, so both round exactly like normalize + fma.
+// and residual_norm_vec_kernel, so both round exactly like normalize + fma. pw and pb both null: xhat itself (a norm
+// without affine parameters, rounded like normalize + cast).
 template <int NV, bool PV, typename O>
 __device__ __forceinline__ void store_affine_vec(const float4 (&v)[NV], float mean, float rs, const float* pw,
                                                  const float* pb, O* q, int lane) {
 #pragma unroll
     for (int j = 0; j < NV; j++) {
         int c = 4 * (lane + 32 * j);
+        if (pw == nullptr) {
+            store4<O>(q + c, (v[j].x - mean) * rs, (v[j].y - mean) * rs, (v[j].z - mean) * rs, (v[j].w - mean) * rs);
+            continue;
+        }
         float4 w = param4<PV>(pw + c), b = param4<PV>(pb + c);
         store4<O>(q + c, __fadd_rn(__fmul_rn((v[j].x - mean) * rs, w.x), b.x),
                   __fadd_rn(__fmul_rn((v[j].y - mean) * rs, w.y), b.y),
                   __fadd_rn(__fmul_rn((v[j].z - mean) * rs, w.z), b.z),
                   __fadd_rn(__fmul_rn((v[j].w - mean) * rs, w.w), b.w));
-    }
-}
-
-template <int NV, bool PV, typename O>
-__global__ void norm_affine_vec_kernel(const float* x, O* out, const float* w, const float* b, long long rows,
-                                       long long groupRows, long long wG, long long wR, long long bG, long long bR,
-                                       float eps) {
-    vf_pdl_wait();  // launched with vf_launch
-    vf_pdl_trigger();
-    const int lane = threadIdx.x & 31;
-    const long long cols = 128LL * NV;
-    for (long long r = blockIdx.x * (blockDim.x / 32LL) + threadIdx.x / 32; r < rows; r += gridDim.x * (blockDim.x / 32LL)) {
-        float4 v[NV];
-        load_row_vec<NV>(x + r * cols, lane, v);
-        float mean, rs;
-        row_moments_vec<NV>(v, (float)cols, eps, mean, rs);
-        long long gi = r / groupRows, i = r - gi * groupRows;
-        store_affine_vec<NV, PV, O>(v, mean, rs, w + gi * wG + i * wR, b + gi * bG + i * bR, out + r * cols, lane);
     }
 }
 
@@ -264,6 +251,27 @@ template <> __device__ __forceinline__ float4 load4f<__half>(const __half* p) {
     uint2 u = *reinterpret_cast<const uint2*>(p);
     float2 a = __half22float2(*reinterpret_cast<__half2*>(&u.x)), b = __half22float2(*reinterpret_cast<__half2*>(&u.y));
     return make_float4(a.x, a.y, b.x, b.y);
+}
+
+// Rows of x in f32 or a 16-bit type (a 16-bit residual stream read in place, without a conversion pass first).
+template <int NV, bool PV, typename X, typename O>
+__global__ void norm_affine_vec_kernel(const X* x, O* out, const float* w, const float* b, long long rows,
+                                       long long groupRows, long long wG, long long wR, long long bG, long long bR,
+                                       float eps) {
+    vf_pdl_wait();  // launched with vf_launch
+    vf_pdl_trigger();
+    const int lane = threadIdx.x & 31;
+    const long long cols = 128LL * NV;
+    for (long long r = blockIdx.x * (blockDim.x / 32LL) + threadIdx.x / 32; r < rows; r += gridDim.x * (blockDim.x / 32LL)) {
+        float4 v[NV];
+#pragma unroll
+        for (int j = 0; j < NV; j++) v[j] = load4f<X>(x + r * cols + 4 * (lane + 32 * j));
+        float mean, rs;
+        row_moments_vec<NV>(v, (float)cols, eps, mean, rs);
+        long long gi = r / groupRows, i = r - gi * groupRows;
+        store_affine_vec<NV, PV, O>(v, mean, rs, w ? w + gi * wG + i * wR : nullptr, b ? b + gi * bG + i * bR : nullptr,
+                                     out + r * cols, lane);
+    }
 }
 
 // Four values as their type X would hold them (identity for f32): a 16-bit residual stream's x1 is the rounded sum.
@@ -314,7 +322,8 @@ __global__ void residual_norm_vec_kernel(const X* x, const H* h, const float* ga
         }
         float mean, rs;
         row_moments_vec<NV>(v, (float)cols, eps, mean, rs);
-        store_affine_vec<NV, PV, O>(v, mean, rs, w + gi * wG + i * wR, b + gi * bG + i * bR, out + r * cols, lane);
+        store_affine_vec<NV, PV, O>(v, mean, rs, w ? w + gi * wG + i * wR : nullptr, b ? b + gi * bG + i * bR : nullptr,
+                                     out + r * cols, lane);
     }
 }
 
@@ -551,32 +560,38 @@ int vf_normalize(long long x, long long xhat, long long rstd, long long rows, lo
     VF_ROW_LAUNCH(normalize_kernel, VF_PTR(const float, x), VF_PTR(float, xhat), VF_PTR(float, rstd), rows, cols, eps);
 }
 
-int vf_norm_affine(long long x, long long out, int outType, long long w, long long b, long long rows, long long cols,
-                   long long groupRows, long long wG, long long wR, long long bG, long long bR, float eps,
+int vf_norm_affine(long long x, int xType, long long out, int outType, long long w, long long b, long long rows,
+                   long long cols, long long groupRows, long long wG, long long wR, long long bG, long long bR, float eps,
                    long long stream) {
     if (groupRows < 1) return (int)cudaErrorInvalidValue;
     int nv = norm_vec_width(x, cols);
     bool vec = nv && rows > 0 && out % 16 == 0;
     bool pv = params16(w, wG, wR) && params16(b, bG, bR);
+    // 16-bit rows (a 16-bit torso's stream) only on the register path and into their own type
+    if (xType != VF_F32 && (!vec || outType != xType)) return -1;
     int e = 0;
-#define VF_NA(O)                                                                                                      \
+#define VF_NA(X, O)                                                                                                   \
     do {                                                                                                              \
         if (vec) {                                                                                                    \
             cudaStream_t st = VF_STREAM(stream);                                                                      \
-            if (pv) VF_NV_SWITCH(nv, (e = vf_launch(norm_affine_vec_kernel<NV, true, O>, row_blocks(rows, 32), BLOCK, 0, st, \
-                         VF_PTR(const float, x), VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), rows,    \
+            if (pv) VF_NV_SWITCH(nv, (e = vf_launch(norm_affine_vec_kernel<NV, true, X, O>, row_blocks(rows, 32), BLOCK, 0, st, \
+                         VF_PTR(const X, x), VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), rows,        \
                          groupRows, wG, wR, bG, bR, eps)))                                                             \
-            else VF_NV_SWITCH(nv, (e = vf_launch(norm_affine_vec_kernel<NV, false, O>, row_blocks(rows, 32), BLOCK, 0, st, \
-                         VF_PTR(const float, x), VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), rows,    \
+            else VF_NV_SWITCH(nv, (e = vf_launch(norm_affine_vec_kernel<NV, false, X, O>, row_blocks(rows, 32), BLOCK, 0, st, \
+                         VF_PTR(const X, x), VF_PTR(O, out), VF_PTR(const float, w), VF_PTR(const float, b), rows,        \
                          groupRows, wG, wR, bG, bR, eps)))                                                             \
             return e;                                                                                                 \
         }                                                                                                             \
+        /* f32 rows only here: 16-bit ones took the register path or returned -1 above */                           \
         VF_ROW_LAUNCH(norm_affine_kernel, VF_PTR(const float, x), VF_PTR(O, out), VF_PTR(const float, w),             \
                       VF_PTR(const float, b), rows, cols, groupRows, wG, wR, bG, bR, eps);                            \
     } while (0)
-    if (outType == VF_F32) VF_NA(float);
-    if (outType == VF_BF16) VF_NA(__nv_bfloat16);
-    if (outType == VF_F16) VF_NA(__half);
+    if (xType == VF_BF16) VF_NA(__nv_bfloat16, __nv_bfloat16);
+    if (xType == VF_F16) VF_NA(__half, __half);
+    if (xType != VF_F32) return (int)cudaErrorInvalidValue;
+    if (outType == VF_F32) VF_NA(float, float);
+    if (outType == VF_BF16) VF_NA(float, __nv_bfloat16);
+    if (outType == VF_F16) VF_NA(float, __half);
 #undef VF_NA
     return (int)cudaErrorInvalidValue;
 }

@@ -94,14 +94,17 @@ int vf_normalize(long long x, long long xhat, long long rstd, long long rows, lo
                  long long stream);
 /* out (dense [rows, cols], type outType) = normalize(x) * w + b rounded as normalize, multiply, add, cast (layer norm
  * with adaLN modulation or an affine weight, for inference). Row r = (g, i) = (r / groupRows, r % groupRows) takes
- * w[g * wG + i * wR + c] and b[g * bG + i * bR + c] (f32). */
-int vf_norm_affine(long long x, long long out, int outType, long long w, long long b, long long rows, long long cols,
-                   long long groupRows, long long wG, long long wR, long long bG, long long bR, float eps,
+ * w[g * wG + i * wR + c] and b[g * bG + i * bR + c] (f32). x dense of xType: f32 (any outType), or bf16/f16 (a 16-bit
+ * torso's stream) with out of the same type on the register path only (as vf_residual_norm), else -1 (nothing
+ * done: the caller converts x to f32 first). */
+int vf_norm_affine(long long x, int xType, long long out, int outType, long long w, long long b, long long rows,
+                   long long cols, long long groupRows, long long wG, long long wR, long long bG, long long bR, float eps,
                    long long stream);
 /* The residual update and the next layer norm in one pass: x1 (xType) = gate ? h * gate + x : x + h (rounded as a
  * multiply then an add, then to xType), out = normalize(x1) * w + b in outType, as vf_norm_affine. x and x1 dense of
  * xType: f32 with h of any hType (f32, bf16, f16) and any outType, or a 16-bit residual stream (bf16/f16) with h and
- * out of that same type; gate (f32, or 0 for none) indexed like w with (gG, gR). Runs only the register path (cols a multiple of 128,
+ * out of that same type; gate (f32, or 0 for none) indexed like w with (gG, gR); w and b both 0: out = normalize(x1)
+ * (a norm without affine parameters), their strides ignored. Runs only the register path (cols a multiple of 128,
  * up to 2048; x, x1, out 16-byte aligned); returns -1 (nothing done) otherwise, for the caller to compose. */
 int vf_residual_norm(long long x, int xType, long long h, int hType, long long gate, long long x1, long long out,
                      int outType, long long w, long long b, long long rows, long long cols, long long groupRows,

@@ -343,6 +343,12 @@ public final class F {
         return true;
     }
 
+    /** residual + linear(x, weight, bias) in residual's type (see Backend#linearResidual). */
+    public static Tensor linearResidual(Tensor x, Tensor weight, Tensor bias, Tensor residual) {
+        if (plain(x, weight, bias, residual)) return be(x).linearResidual(x, weight, bias, residual);
+        return cast(add(residual, linear(x, weight, bias)), residual.dtype());
+    }
+
     /** linear(x, weight, bias) rounded to out. */
     public static Tensor linear(Tensor x, Tensor weight, Tensor bias, DType out) {
         if (plain(x, weight, bias)) return be(x).linear(x, weight, bias, false, out);
@@ -375,10 +381,13 @@ public final class F {
         return cast(linearGelu(x, weight, bias), out);
     }
 
-    /** normalize(x, eps) * w + b rounded to out: layer norm with adaLN modulation or its affine parameters. */
+    /**
+     * normalize(x, eps) * w + b rounded to out: layer norm with adaLN modulation or its affine parameters (w and b
+     * both null: none).
+     */
     public static Tensor normalizeAffine(Tensor x, float eps, Tensor w, Tensor b, DType out) {
         if (plain(x, w, b)) return be(x).normalizeAffine(x, eps, w, b, out);
-        return cast(fma(normalize(x, eps), w, b), out);
+        return cast(w == null && b == null ? normalize(x, eps) : fma(normalize(x, eps), w, b), out);
     }
 
     /**

@@ -53,7 +53,7 @@ public final class Attention extends Module {
             return attend(F.slice(qkv, 1, 0, heads), F.slice(qkv, 1, heads, 2 * heads), v, cu, cu, n, act, out);
         // sampling: both norms in one pass over the q and k heads, which sit next to each other
         Tensor qk = qNorm.forwardPair(kNorm, F.slice(qkv, 1, 0, 2 * heads), act);
-        return project(F.slice(qk, 1, 0, heads), F.slice(qk, 1, heads, 2 * heads), v, cu, cu, n, act, out);
+        return project(F.slice(qk, 1, 0, heads), F.slice(qk, 1, heads, 2 * heads), v, cu, cu, n, act, out, null);
     }
 
     /** Cross-attention of x [N, C] (instances cu) to ctx [Nc, Cc] (instances cuCtx). */
@@ -73,6 +73,18 @@ public final class Attention extends Module {
 
     /** Cross-attention given the context's K/V rows kvRows [Nc, 2C] = to_kv(ctx) (in the activation type). */
     public Tensor forwardKv(Tensor x, int[] cu, Tensor kvRows, int[] cuCtx, DType out) {
+        return crossAttend(x, cu, kvRows, cuCtx, out, null);
+    }
+
+    /**
+     * residual + forwardKv(x, ..) in residual's type: the residual update rides on the output projection (GPUs: read by
+     * its GEMM's epilogue, where a separate pass would re-read the projection's output).
+     */
+    public Tensor forwardKvResidual(Tensor x, int[] cu, Tensor kvRows, int[] cuCtx, Tensor residual) {
+        return crossAttend(x, cu, kvRows, cuCtx, residual.dtype(), residual);
+    }
+
+    private Tensor crossAttend(Tensor x, int[] cu, Tensor kvRows, int[] cuCtx, DType out, Tensor residual) {
         if (self) throw new IllegalStateException("self-attention takes no context");
         int n = x.size(0), m = kvRows.size(0);
         DType act = F.matmulInputType(x);
@@ -80,7 +92,11 @@ public final class Attention extends Module {
         Tensor kv = F.reshape(kvRows, m, 2, heads, headDim);
         Tensor k = F.squeeze(F.slice(kv, 1, 0, 1), 1);
         Tensor v = F.squeeze(F.slice(kv, 1, 1, 2), 1);
-        return attend(q, k, v, cu, cuCtx, n, act, out);
+        if (qNorm != null) {
+            q = qNorm.forward(q, act);
+            k = kNorm.forward(k, act);
+        }
+        return project(q, k, v, cu, cuCtx, n, act, out, residual);
     }
 
     private Tensor attend(Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK, int n, DType act, DType out) {
@@ -88,13 +104,14 @@ public final class Attention extends Module {
             q = qNorm.forward(q, act);
             k = kNorm.forward(k, act);
         }
-        return project(q, k, v, cuQ, cuK, n, act, out);
+        return project(q, k, v, cuQ, cuK, n, act, out, null);
     }
 
-    private Tensor project(Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK, int n, DType act, DType out) {
+    /** The attention and its output projection (plus residual when not null, in its type; else rounded to out). */
+    private Tensor project(Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK, int n, DType act, DType out, Tensor residual) {
         // q, k, v may be strided slices of the packed projections: backends read or convert views themselves
-        Tensor h = F.attention(q, k, v, cuQ, cuK, (float) (1.0 / Math.sqrt(headDim)), act);
-        return toOut.forward(F.reshape(h, n, heads * headDim), out);
+        Tensor h = F.reshape(F.attention(q, k, v, cuQ, cuK, (float) (1.0 / Math.sqrt(headDim)), act), n, heads * headDim);
+        return residual == null ? toOut.forward(h, out) : toOut.forwardResidual(h, residual);
     }
 
     /** Offsets of `batch` equal instances of `len` rows. */

@@ -26,6 +26,9 @@ public final class Linear extends Module {
     /** forward(x) rounded to out (the input of another GEMM or attention). */
     public Tensor forward(Tensor x, DType out) { return F.linear(x, weight, bias, out); }
 
+    /** residual + forward(x) in residual's type (a residual update; see F.linearResidual). */
+    public Tensor forwardResidual(Tensor x, Tensor residual) { return F.linearResidual(x, weight, bias, residual); }
+
     /** gelu(forward(x)), fused where the backend can (see F.linearGelu). */
     public Tensor forwardGelu(Tensor x) { return F.linearGelu(x, weight, bias); }
 

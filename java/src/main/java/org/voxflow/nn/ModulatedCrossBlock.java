@@ -14,8 +14,8 @@ import org.voxflow.tensor.Tensor;
  * <p>Activations that only feed GEMMs or attention (the normed and modulated rows, q/k/v, attention outputs, the MLP's
  * hidden layer) and the attention branches' outputs are produced in {@link F#matmulInputType}: bf16 when sampling
  * under GPU autocast (PyTorch autocast's linear outputs), so no separate cast pass runs before each GEMM; the residual
- * stream stays f32 (or, for a 16-bit torso, the GEMM type: see runBlocks), and each residual update is fused with the
- * norm after it.
+ * stream stays f32 (or, for a 16-bit torso, the GEMM type: see runBlocks). The gated residual updates are fused with
+ * the norm after them; the ungated cross-attention one with its output projection (F.linearResidual).
  */
 public final class ModulatedCrossBlock extends Module {
     private final int channels;
@@ -61,13 +61,36 @@ public final class ModulatedCrossBlock extends Module {
      */
     public static Tensor runBlocks(Iterable<ModulatedCrossBlock> blocks, Tensor x, RowLayout layout, Tensor mod, Tensor ctx,
                                    RowLayout ctxLayout, boolean checkpointing, boolean half) {
+        Tensor[] state = runPending(blocks, x, layout, mod, ctx, ctxLayout, checkpointing, half);
+        return F.cast(state[1] == null ? state[0] : gatedResidual(layout, state[0], state[1], state[2]), x.dtype());
+    }
+
+    /**
+     * runBlocks, then a layer norm without affine parameters (TRELLIS's final F.layer_norm before out_layer), rounded
+     * to F.matmulInputType: its only consumer is the output layer's GEMM. The last block's pending update is fused
+     * with the norm (one pass on GPUs, where the update, the cast to f32, the norm and the cast back to the GEMM type
+     * were four). For a 16-bit torso the norm reads the update rounded to the torso's type, as TRELLIS's does (its
+     * blocks return h in fp16 and the norm reads h.type(x.dtype)).
+     */
+    public static Tensor runBlocksThenNorm(Iterable<ModulatedCrossBlock> blocks, Tensor x, RowLayout layout, Tensor mod,
+                                           Tensor ctx, RowLayout ctxLayout, boolean checkpointing, boolean half, float eps) {
+        Tensor[] state = runPending(blocks, x, layout, mod, ctx, ctxLayout, checkpointing, half);
+        DType out = F.matmulInputType(x);
+        if (state[1] == null) return F.normalizeAffine(F.cast(state[0], x.dtype()), eps, null, null, out);
+        return F.reshape(F.residualNormAffine(layout.byInstance(state[0]), layout.byInstance(state[1]), state[2], eps, null, null,
+                out)[1], x.shape());
+    }
+
+    /** The blocks over x, leaving the last MLP update pending: {x, h, gate} (h null: x is the result), see runBlocks. */
+    private static Tensor[] runPending(Iterable<ModulatedCrossBlock> blocks, Tensor x, RowLayout layout, Tensor mod, Tensor ctx,
+                                       RowLayout ctxLayout, boolean checkpointing, boolean half) {
         if (checkpointing) {
             for (ModulatedCrossBlock block : blocks) {
                 Tensor in = x;
                 x = org.voxflow.autograd.Checkpoint.run(xs -> block.forward(xs[0], layout, xs[1], xs[2], ctxLayout),
                         new Tensor[] {in, mod, ctx}, block.namedParameters().values());
             }
-            return x;
+            return new Tensor[] {x, null, null};
         }
         Tensor[] state = {half ? F.cast(x, F.matmulInputType(x)) : x, null, null};
         java.util.List<ModulatedCrossBlock> list = new java.util.ArrayList<>();
@@ -90,7 +113,7 @@ public final class ModulatedCrossBlock extends Module {
             }
             if (kvStack != null) kvStack.close(); // its blocks are done with it (what each made of it stayed in its scope)
         }
-        return F.cast(state[1] == null ? state[0] : gatedResidual(layout, state[0], state[1], state[2]), x.dtype());
+        return state;
     }
 
     /**
@@ -182,8 +205,8 @@ public final class ModulatedCrossBlock extends Module {
         int[] cu = layout.offsets();
         int n = x.size(0), c = x.size(1);
         DType act = F.matmulInputType(x);
-        // each residual update fused with the norm that reads it: {x + h gate, norm1(x + h gate)} for the pending
-        // one, then {x + h gate, norm2(..)} and {x + h, norm3(..)}
+        // the gated residual updates fused with the norm that reads them: {x + h gate, norm1(x + h gate)} for the
+        // pending one, then {x + h gate, norm2(..)}
         Tensor h;
         Tensor[] r;
         if (state[1] == null) {
@@ -196,11 +219,11 @@ public final class ModulatedCrossBlock extends Module {
         h = selfAttn.forward(h, cu, act);
         r = norm2.forwardResidual(layout.byInstance(x), layout.byInstance(h), gateMsa, act);
         x = F.reshape(r[0], n, c);
-        h = kv == null ? crossAttn.forward(F.reshape(r[1], n, c), cu, ctx, ctxLayout.offsets(), act)
-                : crossAttn.forwardKv(F.reshape(r[1], n, c), cu, kv, ctxLayout.offsets(), act);
-        r = norm3.forwardResidualModulated(layout.byInstance(x), layout.byInstance(h), null, scaleMlp, shiftMlp, act);
-        x = F.reshape(r[0], n, c);
-        h = mlp.forward(F.reshape(r[1], n, c), mlpOut);
+        // the ungated cross-attention update rides on its output projection (GPUs: the GEMM's epilogue reads x), so
+        // the norm after it reads x1 alone
+        Tensor kvRows = kv != null ? kv : crossAttn.kvProjection().forward(ctx, act);
+        x = crossAttn.forwardKvResidual(F.reshape(r[1], n, c), cu, kvRows, ctxLayout.offsets(), x);
+        h = mlp.forward(modulated(layout, norm3, x, shiftMlp, scaleMlp, act), mlpOut);
         return new Tensor[] {x, h, gateMlp};
     }
 

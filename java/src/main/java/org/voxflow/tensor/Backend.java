@@ -163,11 +163,13 @@ public interface Backend {
 
     /**
      * normalize(x, eps)[0] * w + b, rounded to out: layer norm with adaLN modulation (w = 1 + scale, b = shift per
-     * instance) or with its affine parameters. w and b broadcast against x.
+     * instance) or with its affine parameters. w and b broadcast against x; both null: normalize(x, eps)[0] rounded
+     * to out (a norm without affine parameters).
      */
     default Tensor normalizeAffine(Tensor x, float eps, Tensor w, Tensor b, DType out) {
         Tensor[] n = normalize(x, eps);
         n[1].close();
+        if (w == null && b == null) return castOwned(n[0], out);
         Tensor y = fma(n[0], w, b);
         n[0].close();
         return castOwned(y, out);
@@ -177,7 +179,7 @@ public interface Backend {
      * A residual update followed by the next layer norm: x1 = gate == null ? x + h : h * gate + x (each rounded as the
      * ops {@link #binary} ADD or {@link #fma} round, then to x's type: a 16-bit torso's stream stays 16-bit), then
      * {@link #normalizeAffine}(x1, eps, w, b, out). Returns {x1, normed}. h (a branch output) may come in a 16-bit
-     * type; gate, w and b broadcast against x.
+     * type; gate, w and b broadcast against x (w and b both null: no affine parameters).
      */
     default Tensor[] residualNormAffine(Tensor x, Tensor h, Tensor gate, float eps, Tensor w, Tensor b, DType out) {
         Tensor x1 = castOwned(gate == null ? binary(BinaryOp.ADD, x, h) : fma(h, gate, x), x.dtype());
@@ -201,6 +203,17 @@ public interface Backend {
     /** {@link #linear(Tensor, Tensor, Tensor, boolean)} rounded to out (GPUs: the GEMM's epilogue writes out). */
     default Tensor linear(Tensor x, Tensor weight, Tensor bias, boolean gelu, DType out) {
         return castOwned(linear(x, weight, bias, gelu), out);
+    }
+
+    /**
+     * residual + x W^T + bias in residual's type (residual [.., n] of the output's shape): a residual update after a
+     * projection (GPUs: the GEMM's epilogue reads the residual, one rounding of the f32 sum).
+     */
+    default Tensor linearResidual(Tensor x, Tensor weight, Tensor bias, Tensor residual) {
+        Tensor y = linear(x, weight, bias, false);
+        Tensor sum = binary(BinaryOp.ADD, residual, y);
+        y.close();
+        return castOwned(sum, residual.dtype());
     }
 
     /**

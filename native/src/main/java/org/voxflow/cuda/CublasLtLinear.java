@@ -26,7 +26,7 @@ import org.voxflow.tensor.DType;
  * a shape the heuristic has no algorithm for is remembered and left to the caller's composite path.
  */
 final class CublasLtLinear {
-    private record Key(DType type, DType out, int m, int n, int k, int ldx, boolean bias, boolean gelu, int batch) {}
+    private record Key(DType type, DType out, int m, int n, int k, int ldx, boolean bias, boolean gelu, int batch, boolean residual) {}
 
     private static final class Plan {
         final cublasLtMatmulDescOpaque_t desc;
@@ -74,16 +74,29 @@ final class CublasLtLinear {
      */
     synchronized boolean run(DType type, DType out, int m, int n, int k, long x, int ldx, long w, long bias, boolean gelu, long d,
                              int batch) {
-        Key key = new Key(type, out, m, n, k, ldx, bias != 0, gelu, batch);
+        return matmul(new Key(type, out, m, n, k, ldx, bias != 0, gelu, batch, false), x, w, bias, 0, d);
+    }
+
+    /**
+     * D [m, n] = r + x W^T + bias with r [m, n] dense of D's type (beta = 1 with C = r): a residual update in the
+     * epilogue, one rounding of the f32 sum, instead of the branch written, re-read and added by the next pass. r
+     * may be D itself.
+     */
+    synchronized boolean runResidual(DType type, DType out, int m, int n, int k, long x, int ldx, long w, long bias, long r, long d) {
+        return matmul(new Key(type, out, m, n, k, ldx, bias != 0, false, 1, true), x, w, bias, r, d);
+    }
+
+    private boolean matmul(Key key, long x, long w, long bias, long c, long d) {
         Plan p = plans.computeIfAbsent(key, this::plan);
         if (p == NONE) return false;
         if (bias != 0) {
             biasAddress.put(0, bias);
             check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, biasAddress, 8), "cublasLtMatmulDescSetAttribute(BIAS_POINTER)");
         }
-        check(cublasLtMatmul(handle, p.desc, one, new DevicePointer(w), p.a, new DevicePointer(x), p.b, zero,
-                new DevicePointer(d), p.d, new DevicePointer(d), p.d, p.heuristic.algo(), new DevicePointer(workspace),
-                workspaceBytes, stream), "cublasLtMatmul(" + type + ", m=" + m + ", n=" + n + ", k=" + k + ")");
+        check(cublasLtMatmul(handle, p.desc, one, new DevicePointer(w), p.a, new DevicePointer(x), p.b, key.residual ? one : zero,
+                new DevicePointer(key.residual ? c : d), p.d, new DevicePointer(d), p.d, p.heuristic.algo(), new DevicePointer(workspace),
+                workspaceBytes, stream), "cublasLtMatmul(" + key.type + ", m=" + key.m + ", n=" + key.n + ", k=" + key.k
+                + (key.residual ? ", residual" : "") + ")");
         return true;
     }
 

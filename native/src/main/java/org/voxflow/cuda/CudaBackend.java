@@ -454,6 +454,12 @@ public final class CudaBackend implements Backend {
         return fused != null ? fused : Backend.super.linear(x, weight, bias, gelu, out);
     }
 
+    /** The residual read by the GEMM's epilogue (beta = 1) where cuBLASLt takes the case; the composite otherwise. */
+    @Override public Tensor linearResidual(Tensor x, Tensor weight, Tensor bias, Tensor residual) {
+        Tensor fused = linearFused ? CudaMatmul.linearResidual(this, lt, x, weight, bias, residual) : null;
+        return fused != null ? fused : Backend.super.linearResidual(x, weight, bias, residual);
+    }
+
     /**
      * One launch for the group: a few rows (every block's adaLN when sampling) in the skinny kernel, many (every block's
      * cross-attention K/V) in one batched GEMM; the composite otherwise.
@@ -582,13 +588,18 @@ public final class CudaBackend implements Backend {
      */
     private long[] rowOperand(Tensor t, int[] shape) {
         int r = shape.length;
-        if (r < 1 || r > 3 || t.dtype() != DType.F32 || !mine(t) || !Arrays.equals(Shapes.broadcast(shape, t.shape()), shape))
+        if (t == null || r < 1 || r > 3 || t.dtype() != DType.F32 || !mine(t) || !Arrays.equals(Shapes.broadcast(shape, t.shape()), shape))
             return null;
         long[] st = t.expand(shape).strides();
         if (shape[r - 1] > 1 && st[r - 1] != 1) return null;
-        if (r == 3) return new long[] {Math.max(shape[1], 1), st[0], st[1]};
-        if (r == 2) return new long[] {Math.max(shape[0], 1), 0, st[0]};
-        return new long[] {1, 0, 0};
+        if (r == 3) return new long[] {rowGroup(shape), st[0], st[1]};
+        if (r == 2) return new long[] {rowGroup(shape), 0, st[0]};
+        return new long[] {rowGroup(shape), 0, 0};
+    }
+
+    /** rowOperand's groupRows for x's shape: the rows of one instance ([B, L, C]: L), all rows ([N, C]), or 1. */
+    private static long rowGroup(int[] shape) {
+        return shape.length == 3 ? Math.max(shape[1], 1) : shape.length == 2 ? Math.max(shape[0], 1) : 1;
     }
 
     /**
@@ -597,15 +608,31 @@ public final class CudaBackend implements Backend {
      * [C] weights, per-row [N, C]); other cases compose.
      */
     @Override public Tensor normalizeAffine(Tensor x, float eps, Tensor w, Tensor b, DType out) {
+        if (w == null && b == null) return Backend.super.normalizeAffine(x, eps, null, null, out);
         int[] shape = x.shape();
         long[] wl = rowOperand(w, shape), bl = rowOperand(b, shape);
         if (wl == null || bl == null || x.numel() == 0 || !out.isFloating()) return Backend.super.normalizeAffine(x, eps, w, b, out);
         long cols = shape[shape.length - 1];
+        // a 16-bit torso's stream normed into its own type: read in place (the register path), else converted first
+        if (x.dtype() == out && (out == DType.BF16 || out == DType.F16) && mine(x)) {
+            Tensor xd = dense(x, out), y = empty(out, shape);
+            try {
+                int rc = VoxKernels.vf_norm_affine(addr(xd), out.ordinal(), addr(y), out.ordinal(), addr(w), addr(b),
+                        rowsOf(x, cols), cols, wl[0], wl[1], wl[2], bl[1], bl[2], eps, stream);
+                if (rc != -1) {
+                    check(rc, "vf_norm_affine");
+                    return y;
+                }
+                y.close();
+            } finally {
+                release(xd, x);
+            }
+        }
         Tensor xf = dense(f32(x), DType.F32);
         try {
             Tensor y = empty(out, shape);
-            check(VoxKernels.vf_norm_affine(addr(xf), addr(y), out.ordinal(), addr(w), addr(b), rowsOf(x, cols), cols,
-                    wl[0], wl[1], wl[2], bl[1], bl[2], eps, stream), "vf_norm_affine");
+            check(VoxKernels.vf_norm_affine(addr(xf), DType.F32.ordinal(), addr(y), out.ordinal(), addr(w), addr(b),
+                    rowsOf(x, cols), cols, wl[0], wl[1], wl[2], bl[1], bl[2], eps, stream), "vf_norm_affine");
             return y;
         } finally {
             release(xf, x);
@@ -618,7 +645,12 @@ public final class CudaBackend implements Backend {
      */
     @Override public Tensor[] residualNormAffine(Tensor x, Tensor h, Tensor gate, float eps, Tensor w, Tensor b, DType out) {
         int[] shape = x.shape();
-        long[] wl = rowOperand(w, shape), bl = rowOperand(b, shape), gl = gate == null ? new long[3] : rowOperand(gate, shape);
+        // w and b both null (no affine parameters): the kernel takes null pointers and writes the normalized rows
+        boolean affine = w != null || b != null;
+        // (groupRows, the first of each operand's triple, comes from x's shape alone: the kernel takes it from w's)
+        long[] none = {rowGroup(shape), 0, 0};
+        long[] wl = affine ? rowOperand(w, shape) : none, bl = affine ? rowOperand(b, shape) : none,
+                gl = gate == null ? none : rowOperand(gate, shape);
         // the stream keeps its type: f32, or a 16-bit torso's (the kernel takes h and out in that type then)
         DType xt = x.dtype().isFloating() && mine(x) ? x.dtype() : DType.F32;
         if (wl == null || bl == null || gl == null || x.numel() == 0 || !out.isFloating() || !h.dtype().isFloating()
@@ -629,7 +661,8 @@ public final class CudaBackend implements Backend {
         Tensor x1 = empty(xt, shape), y = empty(out, shape);
         try {
             int rc = VoxKernels.vf_residual_norm(addr(xd), xt.ordinal(), addr(hd), h.dtype().ordinal(), gate == null ? 0 : addr(gate),
-                    addr(x1), addr(y), out.ordinal(), addr(w), addr(b), rowsOf(x, cols), cols, wl[0], gl[1], gl[2], wl[1], wl[2],
+                    addr(x1), addr(y), out.ordinal(), affine ? addr(w) : 0, affine ? addr(b) : 0, rowsOf(x, cols), cols, wl[0],
+                    gl[1], gl[2], wl[1], wl[2],
                     bl[1], bl[2], eps, stream);
             if (rc == -1) { // not the register path's width, alignment or type combination
                 x1.close();

@@ -146,6 +146,39 @@ final class CudaMatmul {
     }
 
     /**
+     * {@link org.voxflow.tensor.Backend#linearResidual} on cuBLASLt: r + x W^T + bias written in r's type with the
+     * residual read as the epilogue's C (beta = 1), for the 16-bit GEMMs that {@link #linear} takes; null (the caller
+     * composes) for anything else, r not dense [rows, n] of an f32/16-bit type included.
+     */
+    static Tensor linearResidual(CudaBackend be, CublasLtLinear lt, Tensor x0, Tensor w0, Tensor bias0, Tensor r0) {
+        if (x0.dim() < 1 || w0.dim() != 2 || !x0.dtype().isFloating() || !w0.dtype().isFloating()) return null;
+        DType out = r0.dtype();
+        DType type = out.isFloating() ? gemmType(x0, w0.dtype(), out) : null;
+        if (type == null || (out != DType.F32 && out != type)) return null;
+        int k = x0.size(-1), n = w0.size(0);
+        if (w0.size(1) != k || (bias0 != null && (bias0.dim() != 1 || bias0.size(0) != n))) return null;
+        long rows = x0.numel() / Math.max(k, 1);
+        int[] outShape = x0.shape().clone();
+        outShape[outShape.length - 1] = n;
+        if (k % 8 != 0 || n % 8 != 0 || rows == 0 || rows > Integer.MAX_VALUE || !Arrays.equals(r0.shape(), outShape)
+                || r0.storage().backend() != be || !r0.isContiguous())
+            return null;
+        Tensor x = be.denseOf(x0, type);
+        try (Operands ops = new Operands(be, new Tensor[] {w0}, bias0 == null ? null : new Tensor[] {bias0}, type, out)) {
+            long w = ops.w[0], bias = ops.b[0], r = CudaBackend.addr(r0);
+            if (CudaBackend.addr(x) % 16 != 0 || w % 16 != 0 || bias % 16 != 0 || r % 16 != 0) return null;
+            Tensor y = be.empty(out, outShape);
+            if (!lt.runResidual(type, out, (int) rows, n, k, CudaBackend.addr(x), k, w, bias, r, CudaBackend.addr(y))) {
+                y.close();
+                return null;
+            }
+            return y;
+        } finally {
+            CudaBackend.releaseTemp(x, x0);
+        }
+    }
+
+    /**
      * {@link org.voxflow.tensor.Backend#linearEach} in one launch: every W [n, k] of one type, biases null or each null
      * or [n], the GEMM type 16-bit (autocast, or 16-bit operands); up to 8 rows of x in the skinny kernel, more in one
      * strided-batched GEMM (linearEachBatched). Null (the caller composes) otherwise.

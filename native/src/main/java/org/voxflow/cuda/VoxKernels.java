@@ -77,8 +77,8 @@ final class VoxKernels {
     static native int vf_softmax(long x, long y, long rows, long cols, long stream);
     static native int vf_softmax_backward(long y, long dy, long dx, long rows, long cols, long stream);
     static native int vf_normalize(long x, long xhat, long rstd, long rows, long cols, float eps, long stream);
-    static native int vf_norm_affine(long x, long out, int outType, long w, long b, long rows, long cols, long groupRows,
-                                     long wG, long wR, long bG, long bR, float eps, long stream);
+    static native int vf_norm_affine(long x, int xType, long out, int outType, long w, long b, long rows, long cols,
+                                     long groupRows, long wG, long wR, long bG, long bR, float eps, long stream);
     static native int vf_residual_norm(long x, int xType, long h, int hType, long gate, long x1, long out, int outType, long w, long b,
                                        long rows, long cols, long groupRows, long gG, long gR, long wG, long wR, long bG,
                                        long bR, float eps, long stream);

@@ -169,6 +169,62 @@ class InferenceFormsTest {
         }
     }
 
+    /**
+     * runBlocksThenNorm (the last pending update fused with the final norm without affine parameters) gives the bits
+     * of the layer norm of runBlocks: inference, recorded (with the same input gradient) and checkpointed.
+     */
+    @Test void theFinalNormTakesTheLastPendingUpdate() {
+        int c = 16;
+        java.util.List<org.voxflow.nn.ModulatedCrossBlock> blocks = blocks(2, c, 2, false);
+        Tensor x = randn(2 * 5, c), mod = randn(2, c), ctx = randn(2 * 3, 8);
+        Tensor expected = F.layerNorm(blockByBlock(blocks, x, mod, ctx), null, null, 1e-5f);
+        for (boolean checkpointing : new boolean[] {false, true}) {
+            try (var g = Grad.noGrad()) {
+                assertBits("inference, checkpointing " + checkpointing, expected,
+                        org.voxflow.nn.ModulatedCrossBlock.runBlocksThenNorm(blocks, x, ROWS, mod, ctx, CTX, checkpointing, true, 1e-5f));
+            }
+        }
+        x.setRequiresGrad(true);
+        Tensor y = org.voxflow.nn.ModulatedCrossBlock.runBlocksThenNorm(blocks, x, ROWS, mod, ctx, CTX, false, false, 1e-5f);
+        assertBits("recorded", expected, y);
+        Tensor w = randn(2 * 5, c); // a loss whose gradient does not vanish through the norm
+        Grad.backward(F.sum(F.mul(y, w), new int[] {0, 1}, false));
+        Tensor fused = x.grad();
+        x.setGrad(null);
+        Tensor z = F.layerNorm(blockByBlock(blocks, x, mod, ctx), null, null, 1e-5f);
+        Grad.backward(F.sum(F.mul(z, w), new int[] {0, 1}, false));
+        assertBits("input gradient", x.grad(), fused);
+        // without affine parameters the fused op is the plain norm of the update, in the stream's rounding
+        try (var g = Grad.noGrad()) {
+            Tensor xs = be.cast(randn(2, 5, c), DType.BF16), h = be.cast(randn(2, 5, c), DType.BF16), gate = randn(2, 1, c);
+            Tensor[] r = F.residualNormAffine(xs, h, gate, 1e-5f, null, null, DType.F32);
+            Tensor x1 = be.cast(be.fma(h, gate, xs), DType.BF16);
+            assertBits("no affine x1", x1, r[0]);
+            assertBits("no affine normed", be.normalize(x1, 1e-5f)[0], r[1]);
+        }
+    }
+
+    /** linearResidual is r + linear(x) in r's type, recorded or not, with the gradients of the composition. */
+    @Test void linearResidualIsTheSum() {
+        Tensor x = randn(7, 12), w = randn(5, 12), b = randn(5), r = randn(7, 5);
+        Tensor expected = F.add(r, F.linear(x, w, b));
+        try (var g = Grad.noGrad()) {
+            assertBits("inference", expected, F.linearResidual(x, w, b, r));
+            Tensor r16 = be.cast(r, DType.BF16);
+            assertBits("bf16 residual", be.cast(F.add(r16, F.linear(x, w, b)), DType.BF16), F.linearResidual(x, w, b, r16));
+        }
+        for (Tensor t : new Tensor[] {x, w, b, r}) t.setRequiresGrad(true);
+        Tensor y = F.linearResidual(x, w, b, r);
+        assertBits("recorded", expected, y);
+        Tensor up = randn(7, 5);
+        Grad.backward(F.sum(F.mul(y, up), new int[] {0, 1}, false));
+        Tensor[] fused = {x.grad(), w.grad(), b.grad(), r.grad()};
+        for (Tensor t : new Tensor[] {x, w, b, r}) t.setGrad(null);
+        Grad.backward(F.sum(F.mul(F.add(r, F.linear(x, w, b)), up), new int[] {0, 1}, false));
+        Tensor[] plain = {x.grad(), w.grad(), b.grad(), r.grad()};
+        for (int i = 0; i < 4; i++) assertBits("gradient " + i, plain[i], fused[i]);
+    }
+
     /** The same with share_mod (no adaLN in the blocks: one [B, 6C] modulation made by the model for all of them). */
     @Test void pendingResidualsWithASharedModulation() {
         int c = 16;

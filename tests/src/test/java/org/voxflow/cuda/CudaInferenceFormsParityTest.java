@@ -63,6 +63,12 @@ class CudaInferenceFormsParityTest extends GpuParityBase {
             Tensor x1Odd = gpu.fma(rows, wOdd, rows);
             assertBits("unaligned residual c=" + c + " " + out, x1Odd, fusedOdd[0]);
             assertBits("unaligned residual norm c=" + c + " " + out, composedNormAffine(x1Odd, 1e-6f, wOdd, bOdd, out), fusedOdd[1]);
+            // a 16-bit torso's stream normed into its own type: read in place, the bits of normalizing its f32 values
+            if (out != DType.F32) {
+                Tensor x16 = gpu.cast(x[1], out);
+                assertBits("16-bit rows c=" + c + " " + out, composedNormAffine(x16, 1e-6f, scale, shift, out),
+                        gpu.normalizeAffine(x16, 1e-6f, scale, shift, out));
+            }
             Tensor one = x[1].reshape(b * l * c).slice(0, 0, c);
             assertBits("1-D c=" + c + " " + out, composedNormAffine(one, 1e-6f, w[1], bias[1], out), gpu.normalizeAffine(one, 1e-6f, w[1], bias[1], out));
         }
@@ -121,6 +127,11 @@ class CudaInferenceFormsParityTest extends GpuParityBase {
                 x1 = gpu.cast(gpu.binary(org.voxflow.tensor.BinaryOp.ADD, x, h), type);
                 assertBits("plain x1 " + what, x1, fused[0]);
                 assertBits("plain norm " + what, gpu.normalizeAffine(x1, 1e-6f, scale, shift, type), fused[1]);
+                // no affine parameters (the model's final norm): the normalized rounded update
+                fused = gpu.residualNormAffine(x, h, gate, 1e-5f, null, null, type);
+                x1 = gpu.cast(gpu.fma(h, gate, x), type);
+                assertBits("no affine x1 " + what, x1, fused[0]);
+                assertBits("no affine norm " + what, gpu.cast(gpu.normalize(x1, 1e-5f)[0], type), fused[1]);
                 // and the CPU oracle: the same rounding rule
                 Tensor[] ref = cpu.residualNormAffine(toCpu(x), toCpu(h), toCpu(gate), 1e-6f, toCpu(scale), toCpu(shift), type);
                 fused = gpu.residualNormAffine(x, h, gate, 1e-6f, scale, shift, type);
@@ -166,6 +177,36 @@ class CudaInferenceFormsParityTest extends GpuParityBase {
                 org.junit.jupiter.api.Assertions.assertNotNull(noBias, "no bias, gelu=" + gelu);
                 assertClose("no bias, gelu=" + gelu, gpu.linear(x[1], w[1], null, gelu).toFloats(), noBias.toFloats(), 1e-6, 1.0 / 128);
             }
+        }
+    }
+
+    /**
+     * linearResidual: the residual read by the GEMM's epilogue (beta = 1), one rounding of r + x W^T + b into r's type
+     * (bf16 stream, and an f32 one), within a bf16 rounding of the f32 composition; and the composite's value for a
+     * residual the epilogue cannot take (a strided view).
+     */
+    @Test void linearResidualAddsInTheEpilogue() {
+        Tensor[] x = randnPair(300, 128), w = randnPair(192, 128), b = randnPair(192);
+        CudaBackend be = (CudaBackend) gpu;
+        try (var ng = Grad.noGrad(); var ac = CudaAutocast.use("bf16")) {
+            for (DType stream : new DType[] {DType.BF16, DType.F32}) {
+                Tensor r = gpu.cast(gpu.fromFloats(scaled(randn(300 * 192), 4f), 300, 192), stream);
+                Tensor fused = CudaMatmul.linearResidual(be, be.lt(), x[1], w[1], b[1], r);
+                org.junit.jupiter.api.Assertions.assertNotNull(fused, "cuBLASLt took no residual algorithm (" + stream + ")");
+                assertEquals(stream, fused.dtype());
+                assertBits("backend op = epilogue " + stream, fused, gpu.linearResidual(x[1], w[1], b[1], r));
+                Tensor expected = gpu.binary(org.voxflow.tensor.BinaryOp.ADD, r, gpu.linear(x[1], w[1], b[1], false));
+                assertClose("r + x W^T + b " + stream, expected.toFloats(), fused.toFloats(), 0.05, 1.0 / 128);
+                Tensor noBias = CudaMatmul.linearResidual(be, be.lt(), x[1], w[1], null, r);
+                assertClose("no bias " + stream, gpu.binary(org.voxflow.tensor.BinaryOp.ADD, r, gpu.linear(x[1], w[1], null, false)).toFloats(),
+                        noBias.toFloats(), 0.05, 1.0 / 128);
+            }
+            Tensor wide = gpu.cast(gpu.fromFloats(randn(300 * 384), 300, 384), DType.BF16), strided = wide.slice(1, 0, 192);
+            org.junit.jupiter.api.Assertions.assertNull(CudaMatmul.linearResidual(be, be.lt(), x[1], w[1], b[1], strided));
+            Tensor composed = gpu.linearResidual(x[1], w[1], b[1], strided);
+            assertEquals(DType.BF16, composed.dtype());
+            assertClose("strided residual", gpu.binary(org.voxflow.tensor.BinaryOp.ADD, strided, gpu.linear(x[1], w[1], b[1], false)).toFloats(),
+                    composed.toFloats(), 0.05, 1.0 / 128);
         }
     }
 

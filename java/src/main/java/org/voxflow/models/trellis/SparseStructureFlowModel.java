@@ -81,9 +81,8 @@ public final class SparseStructureFlowModel extends Module implements FlowModel 
         // the condition rows only feed the blocks' kv projections: cast once to their GEMM type, not once per block
         Tensor ctx = F.cast(F.reshape(cond, b * l, cfg.condChannels()), F.matmulInputType(cond));
         RowLayout ctxLayout = RowLayout.uniform(b, l);
-        h = ModulatedCrossBlock.runBlocks(java.util.Arrays.asList(blocks), h, layout, emb, ctx, ctxLayout, checkpointing,
-                cfg.useFp16());
-        h = F.layerNorm(h, null, null, 1e-5f);
+        h = ModulatedCrossBlock.runBlocksThenNorm(java.util.Arrays.asList(blocks), h, layout, emb, ctx, ctxLayout, checkpointing,
+                cfg.useFp16(), 1e-5f); // TRELLIS: F.layer_norm(h, h.shape[-1:]), in the output layer's input type
         h = outLayer.forward(h);
         int co = cfg.outChannels();
         // unpatchify: [B T, Co p^3] -> [B, Co p^3, T] -> [B, Co, p,p,p, X,Y,Z] -> [B, Co, X,p, Y,p, Z,p]
