@@ -1,20 +1,29 @@
 // Flash attention forward for Hopper (sm_90a): wgmma tensor-core instructions fed from 128-byte-swizzled shared
-// memory, a warp-specialized cp.async producer and mbarrier-synchronized K/V ring; bf16/f16 q, k, v, head dims 64
-// and 128, output f32 or the input type, lse f32. The mma.sync kernel (vf_flash.cu) stays the portable path: this
-// launcher returns -1 for anything it does not handle and the caller falls back.
+// memory, a warp-specialized TMA (or cp.async) producer and mbarrier-synchronized K/V ring; bf16/f16 q, k, v, head
+// dims 64 and 128, output f32 or the input type, lse f32. The mma.sync kernel (vf_flash.cu) stays the portable
+// path: this launcher returns -1 for anything it does not handle and the caller falls back.
 //
 // One block per (BQ-query tile, head, instance) with NWG + 1 warpgroups. Warpgroup 0 is the producer: it drops to
-// 24 registers (setmaxnreg) and cp.async's the block's Q tile once and then K and V tiles of BK keys into an
-// ST-stage ring, each thread arriving on the stage's "full" mbarrier when its copies land
-// (cp.async.mbarrier.arrive.noinc); rows past the instance's end are zero-filled. Warpgroups 1..NWG are consumers
-// of 64 query rows each (raised to more registers). Per key tile a consumer computes S = Q K^T with wgmma
-// m64nBKk16 (Q and K K-major in shared memory), keeps the online softmax in registers (exp2 of pre-scaled scores,
-// row max and sum over the 4 lanes of a quad), rounds the probabilities to the input type and feeds them from
-// registers as the A operand of O += P V (wgmma m64nDk16, V MN-major in shared memory), then arrives on the stage's
-// "empty" mbarrier so the producer can refill it. The QK^T of tile j is issued together with the PV of tile j - 1,
-// so the softmax of tile j runs while the tensor cores finish PV (FlashAttention-3's intra-warpgroup overlap); with
-// PP the consumer warpgroups also take turns issuing their products (named barriers), so one warpgroup's softmax
-// overlaps another's matrix products.
+// 24 registers (setmaxnreg) and loads the block's Q tile once and then K and V tiles of BK keys into an ST-stage
+// ring, completing the stage's "full" mbarrier when they have landed. With the Tensor Memory Accelerator
+// (VF_S90_TMA; the host builds 2D tensor maps of q, k and v: rows of H D elements, the whole tensor's rows, 128-byte
+// swizzle) one thread issues a box of 64 columns x R rows per 64-column half, after mbarrier.arrive.expect_tx (the
+// barrier's one counted arrival, plus the tile's bytes, which the copies pay off). The TMA zero-fills only past the
+// tensor, not past an instance inside a packed varlen tensor, so a K/V tile goes by TMA only when it lies wholly
+// inside its instance; the instance's last tile, when BK does not divide its keys, is cp.async'd with zero fill by
+// warps 1-3, which wait for their copies and gather on a named barrier before one of them makes the counted
+// arrival, so both kinds of tile complete the same one-arrival barrier (details at the producer). Q goes by TMA
+// whole: query rows past the instance only make rows that are never written. Without maps (VF_S90_TMA=0, device
+// offsets, a stride or base the TMA cannot take) every producer thread cp.async's its share of each tile and
+// arrives when its copies land (cp.async.mbarrier.arrive.noinc, 128 arrivals a phase), rows past the instance's end
+// zero-filled. Warpgroups 1..NWG are consumers of 64 query rows each (raised to more registers). Per key tile a
+// consumer computes S = Q K^T with wgmma m64nBKk16 (Q and K K-major in shared memory), keeps the online softmax in
+// registers (exp2 of pre-scaled scores, row max and sum over the 4 lanes of a quad), rounds the probabilities to
+// the input type and feeds them from registers as the A operand of O += P V (wgmma m64nDk16, V MN-major in shared
+// memory), then arrives on the stage's "empty" mbarrier so the producer can refill it. The QK^T of tile j is
+// issued together with the PV of tile j - 1, so the softmax of tile j runs while the tensor cores finish PV
+// (FlashAttention-3's intra-warpgroup overlap); with PP the consumer warpgroups also take turns issuing their
+// products (named barriers), so one warpgroup's softmax overlaps another's matrix products.
 //
 // Shared tiles: rows of 64 elements (128 bytes; D = 128 keeps two such 64-column halves one after the other), the
 // 16-byte chunk c of row r stored at chunk c ^ (r % 8), tile bases 1024-byte aligned: the hardware's 128-byte
@@ -34,7 +43,12 @@
 //
 // Accuracy: as vf_flash.cu, the only rounding beyond f32 arithmetic is P to the input type before P V; the row sums
 // use the unrounded f32 probabilities. An instance without keys gets zero output and lse -inf.
+#include <cuda.h>          // CUtensorMap and its enums (types only: the encoder comes through the runtime)
+#include <cudaTypedefs.h>  // PFN_cuTensorMapEncodeTiled
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <type_traits>
 #include "vf_flash_sm90.cuh"
 #include "vf_attn_common.cuh"
 
@@ -68,6 +82,19 @@ using namespace vfa;
 #ifndef VF_S90_PP
 #define VF_S90_PP 1
 #endif
+// 1: the producer loads Q and the K/V tiles that lie inside their instance with the Tensor Memory Accelerator (see
+// the header); 0: every tile by cp.async (the previous producer, exactly). VF_S90_TMA_L2: the maps' L2 promotion
+// (bytes a miss fetches from DRAM: 128 or 256). VF_S90_TMA_VERBOSE=1: the launcher says on stderr, once each, whether
+// launches got the TMA or the cp.async producer.
+#ifndef VF_S90_TMA
+#define VF_S90_TMA 1
+#endif
+#ifndef VF_S90_TMA_L2
+#define VF_S90_TMA_L2 256
+#endif
+#ifndef VF_S90_TMA_VERBOSE
+#define VF_S90_TMA_VERBOSE 0
+#endif
 
 template <int NWG_, int BK_, int ST_> struct S90Shape {
     static constexpr int NWG = NWG_, BK = BK_, ST = ST_;
@@ -90,6 +117,13 @@ struct S90Split {
     int gx, full, parts;
     float* ws;      // split_slot_bytes per part
     int* counters;  // one per split unit, zero between launches
+};
+
+// TMA descriptors of q, k and v (built per launch on the host: encode_map). The kernel reads them in place as a
+// __grid_constant__ parameter: cp.async.bulk.tensor takes the generic address of a map in the parameter space (or
+// global or constant memory), 64-byte aligned, which CUtensorMap's declared alignment (128) gives the parameter.
+struct S90Maps {
+    CUtensorMap q, k, v;
 };
 
 template <int D> constexpr size_t s90_smem() {
@@ -122,6 +156,28 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
 __device__ __forceinline__ void cp_async_arrive(uint32_t bar) {
     asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
 }
+// Arrives on the barrier (the one counted arrival of its phase) and adds `bytes` to the phase's transaction count,
+// which the TMA copies naming the barrier then pay off (complete_tx): the phase completes once both are done.
+__device__ __forceinline__ void mbar_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+// TMA: the box at (c0 = column, c1 = row) of the 2D map into shared memory at dst (1024-byte aligned: the 128-byte
+// swizzle is a function of the address bits, so the box's row r lands with its chunk c at ((c ^ r % 8) * 16), as
+// load_rows writes it); completes the box's bytes on bar. Elements outside the map's bounds arrive as zeros.
+// (.shared::cluster with a shared::cta address: a CTA launched without a cluster is its own cluster of one.)
+__device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap* map, int c0, int c1, uint32_t bar) {
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n"
+                 ::"r"(dst), "l"(map), "r"(c0), "r"(c1), "r"(bar)
+                 : "memory");
+}
+__device__ __forceinline__ void tma_prefetch(const CUtensorMap* map) {
+    asm volatile("prefetch.tensormap [%0];\n" ::"l"(map) : "memory");
+}
+// Waits until every cp.async this thread issued has landed (committed or not: wait_all commits first).
+__device__ __forceinline__ void cp_async_drain() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
+// Named barriers among producer threads (n of them; the consumers use ids 1..NWG and NWG + 1).
+__device__ __forceinline__ void producer_sync(int id, int n) { asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(n) : "memory"); }
+__device__ __forceinline__ void producer_arrive(int id, int n) { asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(n) : "memory"); }
 __device__ __forceinline__ void cp_async16_s(uint32_t dst, const void* src, bool valid) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0) : "memory");
 }
@@ -232,6 +288,21 @@ __device__ __forceinline__ void load_rows(uint32_t tile, const T* src, long long
         g += gstep;
         dst += RSTEP * 128;
     }
+}
+
+// load_rows's tile by NT threads (t < NT; any NT that whole rows of chunks divide): the boundary tile of the TMA
+// producer (NT = 96). Rows from n on are zero-filled (their source address is row n - 1's, valid, and not read).
+// Written for the producer's 24 registers: no unrolling, one 64-bit address live.
+template <int R, int D, int NT, typename T>
+__device__ __forceinline__ void load_rows_n(uint32_t tile, const T* src, long long stride, int n, int t) {
+    constexpr int CH = D / 8, RSTEP = NT / CH;
+    static_assert(NT % CH == 0, "tile split");
+    const int c = t % CH;
+    const uint32_t col = tile + (c >> 3) * (R * 128);
+    src += c * 8;
+#pragma unroll 1
+    for (int r = t / CH; r < R; r += RSTEP)
+        cp_async16_s(col + r * 128 + (((c & 7) ^ (r & 7)) << 4), src + (long long)min(r, n - 1) * stride, r < n);
 }
 
 // How far (log2 units) a tile's row max may exceed the running max before the running max moves. Most tiles then
@@ -355,7 +426,11 @@ template <typename T, typename OutT, int D>
 __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
     flash_fwd_sm90(const T* __restrict__ q, long long qs, const T* __restrict__ k, long long ks, const T* __restrict__ v,
                    long long vs, OutT* __restrict__ out, long long os, float* __restrict__ lse,
-                   const __grid_constant__ VfAttnOffsets off, const S90Split sp, int H, float scale2) {
+                   const __grid_constant__ VfAttnOffsets off, const S90Split sp, int H, float scale2
+#if VF_S90_TMA
+                   , const __grid_constant__ S90Maps maps, int tma  // tma: maps hold q, k, v (else cp.async only)
+#endif
+                   ) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     vf_pdl_wait();  // launched with vf_launch
     vf_pdl_trigger();
@@ -383,11 +458,18 @@ __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
     const int jb = part * ntAll / P, nt = (part + 1) * ntAll / P - jb;
     const int wg = threadIdx.x >> 7, tid = threadIdx.x & 127;
     if (threadIdx.x == 0) {
+#if VF_S90_TMA
+        // arrivals a full (and the Q) barrier counts per phase: one (the elected producer thread's) with TMA, one per
+        // producer thread without
+        const int producers = tma ? 1 : 128;
+#else
+        constexpr int producers = 128;
+#endif
         for (int s = 0; s < ST; s++) {
-            mbar_init(full0 + 8 * s, 128);
+            mbar_init(full0 + 8 * s, producers);
             mbar_init(empty0 + 8 * s, 4 * nact);
         }
-        mbar_init(qbar, 128);
+        mbar_init(qbar, producers);
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
     __syncthreads();
@@ -395,6 +477,68 @@ __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
     if (wg == 0) {  // ---- producer
         setmaxnreg_dec<24>();
         if (nt == 0) return;
+#if VF_S90_TMA
+        if (tma) {
+            // Tiles [0, ntma) lie wholly inside the instance ((jb + j + 1) BK <= nk) and come by TMA, issued by one
+            // thread; the rest, at most one (the instance's last tile when BK does not divide nk), is cp.async'd with
+            // zero fill by warps 1-3 (the TMA would read the next instance's rows there, finite or not, and V rows
+            // must be finite: their p is 0, but 0 * inf is NaN). Q comes by TMA whole: its rows past nq (the next
+            // instance's, or zeros past the tensor) only make rows that are never written (no step mixes query rows:
+            // the row max and sum stay in a row's quad, wgmma keeps rows apart, the epilogue skips rows >= nq).
+            const int ntma = max(0, min(nt, nk / BK - jb));
+            const int jp = nt - 1, sp_ = jp % ST;  // the boundary tile and its stage (when ntma < nt)
+            const bool handoff = ntma < nt && jp >= ST;  // its stage held an earlier tile: wait until consumed
+            if (tid < 32) {
+                if (tid == 0) {
+                    tma_prefetch(&maps.q);
+                    tma_prefetch(&maps.k);
+                    tma_prefetch(&maps.v);
+                    mbar_arrive_expect_tx(qbar, QBYTES);
+#pragma unroll
+                    for (int c = 0; c < D / 64; c++) tma_load_2d(sQ + c * (BQ * 128), &maps.q, h * D + 64 * c, q0 + tile0, qbar);
+                    for (int j = 0; j < ntma; j++) {
+                        const int s = j % ST;
+                        if (j >= ST) mbar_wait(empty0 + 8 * s, ((j / ST) - 1) & 1);
+                        const uint32_t kt = sKV + s * STAGE, fb = full0 + 8 * s;
+                        const int row = k0 + (jb + j) * BK;
+                        mbar_arrive_expect_tx(fb, STAGE);  // before the copies: no phase can complete short
+#pragma unroll
+                        for (int c = 0; c < D / 64; c++) {
+                            tma_load_2d(kt + c * (BK * 128), &maps.k, h * D + 64 * c, row, fb);
+                            tma_load_2d(kt + KBYTES + c * (BK * 128), &maps.v, h * D + 64 * c, row, fb);
+                        }
+                    }
+                    // This thread waits for the boundary tile's stage, as for any tile: in order, so that the parity
+                    // wait cannot mistake an older phase (the barrier is at most one phase behind it here).
+                    if (handoff) mbar_wait(empty0 + 8 * sp_, ((jp / ST) - 1) & 1);
+                }
+                __syncwarp();
+                if (handoff) producer_arrive(NWG + 2, 128);  // releases warps 1-3 onto the consumed stage
+                return;
+            }
+            if (ntma == nt) return;
+            // The boundary tile (warps 1-3). Its full barrier counts one arrival, like a TMA tile's: every thread
+            // waits for its own copies (wait_all), a named barrier gathers the 96, and only then does one thread
+            // arrive (release; the consumers acquire it, then fence.proxy.async before wgmma reads the tile). Not
+            // cp.async.mbarrier.arrive without .noinc, which would need no waiting: the PTX ISA says it raises the
+            // pending count "prior to the asynchronous arrive-on operation", not that the raise is ordered before
+            // another thread's arrival by a bar.sync in between, and a raise that came late would let that
+            // arrival complete the phase before the data. The wait costs next to nothing: this is the CTA's last
+            // tile and the producer has no more work.
+            if (handoff) {
+                producer_sync(NWG + 2, 128);
+                fence_proxy_async();  // conservative: these generic-proxy writes follow async-proxy (TMA) ones there
+            }
+            const uint32_t kt = sKV + sp_ * STAGE;
+            const int r0 = k0 + (jb + jp) * BK, n = nk - (jb + jp) * BK;  // the tile's first row, its valid rows
+            load_rows_n<BK, D, 96>(kt, k + (long long)r0 * ks + h * D, ks, n, tid - 32);
+            load_rows_n<BK, D, 96>(kt + KBYTES, v + (long long)r0 * vs + h * D, vs, n, tid - 32);
+            cp_async_drain();
+            producer_sync(NWG + 3, 96);
+            if (tid == 32) mbar_arrive(full0 + 8 * sp_);
+            return;
+        }
+#endif
         load_rows<BQ, D>(sQ, q + (long long)q0 * qs + h * D, qs, tile0, nq, tid);
         cp_async_arrive(qbar);
         const T* kp = k + (long long)k0 * ks + h * D;
@@ -550,10 +694,62 @@ void choose_split(S90Split& sp, long long units, int ntMax, size_t slotBytes, vo
     sp.ws = reinterpret_cast<float*>(static_cast<char*>(ws) + kCounterBytes(sms));
 }
 
+#if VF_S90_TMA
+using EncodeTiled = PFN_cuTensorMapEncodeTiled_v12000;
+
+// cuTensorMapEncodeTiled, taken from the driver through the runtime (the library does not link libcuda), looked up
+// once; null when the driver does not offer it or VOXFLOW_SM90_TMA is "0" (the switch for A/B timing and for ruling
+// the TMA out when chasing a fault): the launches then use cp.async.
+EncodeTiled tensor_map_encoder() {
+    static const EncodeTiled fn = [] {
+        const char* env = getenv("VOXFLOW_SM90_TMA");
+        if (env && env[0] == '0') return (EncodeTiled) nullptr;
+        void* p = nullptr;
+        cudaDriverEntryPointQueryResult r = cudaDriverEntryPointSymbolNotFound;
+#if CUDART_VERSION >= 12050
+        const cudaError_t e = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &r);
+#else
+        const cudaError_t e = cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", &p, cudaEnableDefault, &r);
+#endif
+        if (e != cudaSuccess) {
+            (void)cudaGetLastError();  // ours, not an error of the caller's work
+            return (EncodeTiled) nullptr;
+        }
+        return r == cudaDriverEntryPointSuccess ? reinterpret_cast<EncodeTiled>(p) : (EncodeTiled) nullptr;
+    }();
+    return fn;
+}
+
+// The 2D map of one of q, k, v: dimension 0 the H D elements of a token row (those a head's columns h D .. h D + D
+// come from; the padding up to the stride is never addressed), dimension 1 the `rows` token rows of the whole
+// tensor, `stride` elements apart (row r at base + r stride, as the kernel's pointer arithmetic). Boxes of 64
+// elements (128 bytes: one row of the 128-byte swizzle, load_rows's 64-column half) x boxRows rows: the box at
+// (h D + 64 c, row) is exactly the half c of rows row.. of head h that load_rows reads. Rows past `rows` read as
+// zeros. False when the TMA cannot address the tensor (the launch then uses cp.async).
+template <typename T>
+bool encode_map(CUtensorMap& m, EncodeTiled enc, const void* base, long long stride, long long cols, long long rows,
+                int boxRows) {
+    const long long strideBytes = stride * (long long)sizeof(T);
+    if (!enc || (reinterpret_cast<uintptr_t>(base) & 15) || strideBytes % 16 || stride < cols ||
+        strideBytes >= (1LL << 40) || cols < 64 || cols > (1LL << 32) || rows < 1 || rows > (1LL << 31))
+        return false;
+    const cuuint64_t dim[2] = {(cuuint64_t)cols, (cuuint64_t)rows}, strides[1] = {(cuuint64_t)strideBytes};
+    const cuuint32_t box[2] = {64, (cuuint32_t)boxRows}, estr[2] = {1, 1};
+    constexpr CUtensorMapDataType dt =
+        std::is_same<T, __half>::value ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+    return enc(&m, dt, 2, const_cast<void*>(base), dim, strides, box, estr, CU_TENSOR_MAP_INTERLEAVE_NONE,
+               CU_TENSOR_MAP_SWIZZLE_128B,
+               VF_S90_TMA_L2 == 128 ? CU_TENSOR_MAP_L2_PROMOTION_L2_128B : CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+               CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+#endif
+
+// rowsQ, rowsK: the query and key rows of the whole tensors (every instance's rows lie below), -1 when unknown
+// (device offsets): no TMA then.
 template <typename T, typename OutT, int D>
 int launch(const void* q, long long qs, const void* k, long long ks, const void* v, long long vs, void* out, long long os,
-           float* lse, const VfAttnOffsets& off, int batch, int heads, int maxQ, int maxK, float scale, void* ws,
-           long long wsBytes, int sms, int forceParts, cudaStream_t st) {
+           float* lse, const VfAttnOffsets& off, int batch, int heads, int maxQ, int maxK, long long rowsQ,
+           long long rowsK, float scale, void* ws, long long wsBytes, int sms, int forceParts, cudaStream_t st) {
     using C = S90Cfg<D>;
     static unsigned long long ready = 0;
     constexpr size_t smem = s90_smem<D>();
@@ -567,9 +763,31 @@ int launch(const void* q, long long qs, const void* k, long long ks, const void*
     S90Split sp{gx, (int)units, 1, nullptr, nullptr};
     choose_split(sp, units, maxK < 0 ? 0 : (maxK + C::BK - 1) / C::BK, split_slot_bytes<D>(), ws, wsBytes, sms, forceParts);
     const int grid = sp.full + (int)(units - sp.full) * sp.parts;
+#if VF_S90_TMA
+    S90Maps maps{};
+    int tma = 0;
+    if (rowsQ > 0 && rowsK > 0) {  // no keys anywhere: nothing to load
+        const EncodeTiled enc = tensor_map_encoder();
+        const long long cols = (long long)heads * D;
+        tma = encode_map<T>(maps.q, enc, q, qs, cols, rowsQ, BQ) &&
+              encode_map<T>(maps.k, enc, k, ks, cols, rowsK, C::BK) && encode_map<T>(maps.v, enc, v, vs, cols, rowsK, C::BK);
+    }
+#if VF_S90_TMA_VERBOSE  // tuning builds: say once which producer the launches get
+    static int said = 0;
+    if (!(said & (1 << tma))) {
+        said |= 1 << tma;
+        fprintf(stderr, "vf_flash_sm90: %s producer (rows %lld x %lld)\n", tma ? "TMA" : "cp.async", rowsQ, rowsK);
+    }
+#endif
+    return vf_launch(flash_fwd_sm90<T, OutT, D>, grid, 128 * (C::NWG + 1), smem, st, static_cast<const T*>(q), qs,
+                     static_cast<const T*>(k), ks, static_cast<const T*>(v), vs, static_cast<OutT*>(out), os, lse, off, sp,
+                     heads, scale * LOG2E, maps, tma);
+#else
+    (void)rowsQ, (void)rowsK;
     return vf_launch(flash_fwd_sm90<T, OutT, D>, grid, 128 * (C::NWG + 1), smem, st, static_cast<const T*>(q), qs,
                      static_cast<const T*>(k), ks, static_cast<const T*>(v), vs, static_cast<OutT*>(out), os, lse, off, sp,
                      heads, scale * LOG2E);
+#endif
 }
 
 // Whether the current device runs the sm_90a image: compute capability 9.0, and the kernel loaded for it is the
@@ -626,20 +844,26 @@ int vf_flash_fwd_sm90(const void* q, long long qStride, const void* k, long long
     if (reinterpret_cast<uintptr_t>(out) & (outIsF32 ? 7 : 3)) return -1;
     if (batch == 0 || maxQ == 0 || heads == 0) return 0;
     if (int r = device_ready()) return r;
-    // the longest key range, known when the offsets came inline (device offsets: -1, no split)
+    // the longest key range and the rows of the q and k tensors (the end of the instance reaching furthest), known
+    // when the offsets came inline (device offsets: -1, no split, no TMA)
     int maxK = -1;
+    long long rowsQ = -1, rowsK = -1;
     if (!off.dev) {
         maxK = 0;
-        for (int b = 0; b < batch; b++) maxK = std::max(maxK, off.cu[batch + 2 + b] - off.cu[batch + 1 + b]);
+        for (int b = 0; b < batch; b++) {
+            maxK = std::max(maxK, off.cu[batch + 2 + b] - off.cu[batch + 1 + b]);
+            rowsQ = std::max(rowsQ, (long long)off.cu[b + 1]);
+            rowsK = std::max(rowsK, (long long)off.cu[batch + 2 + b]);
+        }
     }
     int dev = 0;
     if (cudaError_t e = cudaGetDevice(&dev)) return (int)e;
     const int sms = device_sms(dev);
 #define VF_S90(T, D)                                                                                                    \
     return outIsF32 ? launch<T, float, D>(q, qStride, k, kStride, v, vStride, out, outStride, lse, off, batch, heads,  \
-                                          maxQ, maxK, scale, workspace, workspaceBytes, sms, forceParts, st)                       \
+                                          maxQ, maxK, rowsQ, rowsK, scale, workspace, workspaceBytes, sms, forceParts, st) \
                     : launch<T, T, D>(q, qStride, k, kStride, v, vStride, out, outStride, lse, off, batch, heads, maxQ, \
-                                      maxK, scale, workspace, workspaceBytes, sms, forceParts, st)
+                                      maxK, rowsQ, rowsK, scale, workspace, workspaceBytes, sms, forceParts, st)
     if (dtype == VF_BF16) {
         if (d == 64) VF_S90(__nv_bfloat16, 64);
         VF_S90(__nv_bfloat16, 128);
