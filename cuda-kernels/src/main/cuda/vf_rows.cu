@@ -172,11 +172,33 @@ __device__ __forceinline__ void row_moments_vec(const float4 (&v)[NV], float col
     rs = 1.f / sqrtf(vf_warp_sum(q) / cols + eps);
 }
 
-template <int NV>
-__device__ __forceinline__ void load_row_vec(const float* p, int lane, float4 (&v)[NV]) {
-    const float4* p4 = reinterpret_cast<const float4*>(p);
+// Four consecutive values of a row as f32 (16 bytes of f32, 8 of bf16/f16).
+template <typename H> __device__ __forceinline__ float4 load4f(const H* p);
+template <> __device__ __forceinline__ float4 load4f<float>(const float* p) { return *reinterpret_cast<const float4*>(p); }
+template <> __device__ __forceinline__ float4 load4f<__nv_bfloat16>(const __nv_bfloat16* p) {
+    uint2 u = *reinterpret_cast<const uint2*>(p);
+    float2 a = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162*>(&u.x)), b = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162*>(&u.y));
+    return make_float4(a.x, a.y, b.x, b.y);
+}
+template <> __device__ __forceinline__ float4 load4f<__half>(const __half* p) {
+    uint2 u = *reinterpret_cast<const uint2*>(p);
+    float2 a = __half22float2(*reinterpret_cast<__half2*>(&u.x)), b = __half22float2(*reinterpret_cast<__half2*>(&u.y));
+    return make_float4(a.x, a.y, b.x, b.y);
+}
+
+// A register-resident row of X (lane l holds float4 l + 32 j) as f32.
+template <int NV, typename X>
+__device__ __forceinline__ void load_row_vec(const X* p, int lane, float4 (&v)[NV]) {
 #pragma unroll
-    for (int j = 0; j < NV; j++) v[j] = p4[lane + 32 * j];
+    for (int j = 0; j < NV; j++) v[j] = load4f<X>(p + 4 * (lane + 32 * j));
+}
+
+// Row r's slice of a per-row parameter (w, b or gate) addressed by (G, R) with groupRows rows a group (see
+// norm_affine_kernel); null stays null.
+__device__ __forceinline__ const float* row_param(const float* p, long long r, long long groupRows, long long G, long long R) {
+    if (p == nullptr) return nullptr;
+    const long long gi = r / groupRows;
+    return p + gi * G + (r - gi * groupRows) * R;
 }
 
 // Stores 4 consecutive values of an output row in its type (16 bytes of f32, 8 of bf16/f16).
@@ -239,20 +261,6 @@ __device__ __forceinline__ void store_affine_vec(const float4 (&v)[NV], float me
     }
 }
 
-// Four consecutive values of a branch output as f32 (16 bytes of f32, 8 of bf16/f16).
-template <typename H> __device__ __forceinline__ float4 load4f(const H* p);
-template <> __device__ __forceinline__ float4 load4f<float>(const float* p) { return *reinterpret_cast<const float4*>(p); }
-template <> __device__ __forceinline__ float4 load4f<__nv_bfloat16>(const __nv_bfloat16* p) {
-    uint2 u = *reinterpret_cast<const uint2*>(p);
-    float2 a = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162*>(&u.x)), b = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162*>(&u.y));
-    return make_float4(a.x, a.y, b.x, b.y);
-}
-template <> __device__ __forceinline__ float4 load4f<__half>(const __half* p) {
-    uint2 u = *reinterpret_cast<const uint2*>(p);
-    float2 a = __half22float2(*reinterpret_cast<__half2*>(&u.x)), b = __half22float2(*reinterpret_cast<__half2*>(&u.y));
-    return make_float4(a.x, a.y, b.x, b.y);
-}
-
 // Rows of x in f32 or a 16-bit type (a 16-bit residual stream read in place, without a conversion pass first).
 template <int NV, bool PV, typename X, typename O>
 __global__ void norm_affine_vec_kernel(const X* x, O* out, const float* w, const float* b, long long rows,
@@ -264,12 +272,10 @@ __global__ void norm_affine_vec_kernel(const X* x, O* out, const float* w, const
     const long long cols = 128LL * NV;
     for (long long r = blockIdx.x * (blockDim.x / 32LL) + threadIdx.x / 32; r < rows; r += gridDim.x * (blockDim.x / 32LL)) {
         float4 v[NV];
-#pragma unroll
-        for (int j = 0; j < NV; j++) v[j] = load4f<X>(x + r * cols + 4 * (lane + 32 * j));
+        load_row_vec<NV>(x + r * cols, lane, v);
         float mean, rs;
         row_moments_vec<NV>(v, (float)cols, eps, mean, rs);
-        long long gi = r / groupRows, i = r - gi * groupRows;
-        store_affine_vec<NV, PV, O>(v, mean, rs, w ? w + gi * wG + i * wR : nullptr, b ? b + gi * bG + i * bR : nullptr,
+        store_affine_vec<NV, PV, O>(v, mean, rs, row_param(w, r, groupRows, wG, wR), row_param(b, r, groupRows, bG, bR),
                                      out + r * cols, lane);
     }
 }
@@ -296,10 +302,8 @@ __global__ void residual_norm_vec_kernel(const X* x, const H* h, const float* ga
     const long long cols = 128LL * NV;
     for (long long r = blockIdx.x * (blockDim.x / 32LL) + threadIdx.x / 32; r < rows; r += gridDim.x * (blockDim.x / 32LL)) {
         float4 v[NV];
-#pragma unroll
-        for (int j = 0; j < NV; j++) v[j] = load4f<X>(x + r * cols + 4 * (lane + 32 * j));
-        long long gi = r / groupRows, i = r - gi * groupRows;
-        const float* pg = gate ? gate + gi * gG + i * gR : nullptr;
+        load_row_vec<NV>(x + r * cols, lane, v);
+        const float* pg = row_param(gate, r, groupRows, gG, gR);
         const H* ph = h + r * cols;
 #pragma unroll
         for (int j = 0; j < NV; j++) {
@@ -322,7 +326,7 @@ __global__ void residual_norm_vec_kernel(const X* x, const H* h, const float* ga
         }
         float mean, rs;
         row_moments_vec<NV>(v, (float)cols, eps, mean, rs);
-        store_affine_vec<NV, PV, O>(v, mean, rs, w ? w + gi * wG + i * wR : nullptr, b ? b + gi * bG + i * bR : nullptr,
+        store_affine_vec<NV, PV, O>(v, mean, rs, row_param(w, r, groupRows, wG, wR), row_param(b, r, groupRows, bG, bR),
                                      out + r * cols, lane);
     }
 }

@@ -50,7 +50,7 @@ public final class Attention extends Module {
         // training keeps q and k apart: their normalized halves sliced out of one pair would send each gradient
         // through a zero-padded copy of the pair (MDT-dist step, TRELLIS-large, batch 8, H100: 0.8 GB more at the peak)
         if (qNorm == null || org.voxflow.autograd.Grad.enabled())
-            return attend(F.slice(qkv, 1, 0, heads), F.slice(qkv, 1, heads, 2 * heads), v, cu, cu, n, act, out);
+            return attend(F.slice(qkv, 1, 0, heads), F.slice(qkv, 1, heads, 2 * heads), v, cu, cu, n, act, out, null);
         // sampling: both norms in one pass over the q and k heads, which sit next to each other
         Tensor qk = qNorm.forwardPair(kNorm, F.slice(qkv, 1, 0, 2 * heads), act);
         return project(F.slice(qk, 1, 0, heads), F.slice(qk, 1, heads, 2 * heads), v, cu, cu, n, act, out, null);
@@ -92,19 +92,15 @@ public final class Attention extends Module {
         Tensor kv = F.reshape(kvRows, m, 2, heads, headDim);
         Tensor k = F.squeeze(F.slice(kv, 1, 0, 1), 1);
         Tensor v = F.squeeze(F.slice(kv, 1, 1, 2), 1);
-        if (qNorm != null) {
-            q = qNorm.forward(q, act);
-            k = kNorm.forward(k, act);
-        }
-        return project(q, k, v, cu, cuCtx, n, act, out, residual);
+        return attend(q, k, v, cu, cuCtx, n, act, out, residual);
     }
 
-    private Tensor attend(Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK, int n, DType act, DType out) {
+    private Tensor attend(Tensor q, Tensor k, Tensor v, int[] cuQ, int[] cuK, int n, DType act, DType out, Tensor residual) {
         if (qNorm != null) {
             q = qNorm.forward(q, act);
             k = kNorm.forward(k, act);
         }
-        return project(q, k, v, cuQ, cuK, n, act, out, null);
+        return project(q, k, v, cuQ, cuK, n, act, out, residual);
     }
 
     /** The attention and its output projection (plus residual when not null, in its type; else rounded to out). */
