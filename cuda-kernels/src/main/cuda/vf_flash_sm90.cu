@@ -10,10 +10,11 @@
 // swizzle) one thread issues a box of 64 columns x R rows per 64-column half, after mbarrier.arrive.expect_tx (the
 // barrier's one counted arrival, plus the tile's bytes, which the copies pay off). The TMA zero-fills only past the
 // tensor, not past an instance inside a packed varlen tensor, so a K/V tile goes by TMA only when it lies wholly
-// inside its instance; the instance's last tile, when BK does not divide its keys, is cp.async'd with zero fill by
-// warps 1-3, which wait for their copies and gather on a named barrier before one of them makes the counted
-// arrival, so both kinds of tile complete the same one-arrival barrier (details at the producer). Q goes by TMA
-// whole: query rows past the instance only make rows that are never written. Without maps (VF_S90_TMA=0, device
+// inside its instance or the instance is the one the maps end with (batch 1: every tile); otherwise the instance's
+// last tile, when BK does not divide its keys, is cp.async'd with zero fill by warps 1-3, which wait for their
+// copies and gather on a named barrier before one of them makes the counted arrival, so both kinds of tile complete
+// the same one-arrival barrier (details at the producer). Q goes by TMA whole: query rows past the instance only
+// make rows that are never written. Without maps (VF_S90_TMA=0, device
 // offsets, a stride or base the TMA cannot take) every producer thread cp.async's its share of each tile and
 // arrives when its copies land (cp.async.mbarrier.arrive.noinc, 128 arrivals a phase), rows past the instance's end
 // zero-filled. Warpgroups 1..NWG are consumers of 64 query rows each (raised to more registers). Per key tile a
@@ -124,6 +125,7 @@ struct S90Split {
 // global or constant memory), 64-byte aligned, which CUtensorMap's declared alignment (128) gives the parameter.
 struct S90Maps {
     CUtensorMap q, k, v;
+    long long kRows;  // the k and v maps' rows: the TMA zero-fills from there on
 };
 
 template <int D> constexpr size_t s90_smem() {
@@ -479,13 +481,15 @@ __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
         if (nt == 0) return;
 #if VF_S90_TMA
         if (tma) {
-            // Tiles [0, ntma) lie wholly inside the instance ((jb + j + 1) BK <= nk) and come by TMA, issued by one
-            // thread; the rest, at most one (the instance's last tile when BK does not divide nk), is cp.async'd with
-            // zero fill by warps 1-3 (the TMA would read the next instance's rows there, finite or not, and V rows
-            // must be finite: their p is 0, but 0 * inf is NaN). Q comes by TMA whole: its rows past nq (the next
-            // instance's, or zeros past the tensor) only make rows that are never written (no step mixes query rows:
-            // the row max and sum stay in a row's quad, wgmma keeps rows apart, the epilogue skips rows >= nq).
-            const int ntma = max(0, min(nt, nk / BK - jb));
+            // Tiles [0, ntma) lie wholly inside the instance ((jb + j + 1) BK <= nk), or the instance ends where the
+            // maps do (the last one: one instance at batch 1), so the TMA zero-fills past it; they come by TMA, issued
+            // by one thread. The rest, at most one (the instance's last tile when BK does not divide nk), is
+            // cp.async'd with zero fill by warps 1-3 (the TMA would read the next instance's rows there, finite or
+            // not, and V rows must be finite: their p is 0, but 0 * inf is NaN). Q comes by TMA whole: its rows past
+            // nq (the next instance's, or zeros past the tensor) only make rows that are never written (no step mixes
+            // query rows: the row max and sum stay in a row's quad, wgmma keeps rows apart, the epilogue skips rows
+            // >= nq).
+            const int ntma = k0 + nk == maps.kRows ? nt : max(0, min(nt, nk / BK - jb));
             const int jp = nt - 1, sp_ = jp % ST;  // the boundary tile and its stage (when ntma < nt)
             const bool handoff = ntma < nt && jp >= ST;  // its stage held an earlier tile: wait until consumed
             if (tid < 32) {
@@ -771,6 +775,7 @@ int launch(const void* q, long long qs, const void* k, long long ks, const void*
         const long long cols = (long long)heads * D;
         tma = encode_map<T>(maps.q, enc, q, qs, cols, rowsQ, BQ) &&
               encode_map<T>(maps.k, enc, k, ks, cols, rowsK, C::BK) && encode_map<T>(maps.v, enc, v, vs, cols, rowsK, C::BK);
+        maps.kRows = rowsK;
     }
 #if VF_S90_TMA_VERBOSE  // tuning builds: say once which producer the launches get
     static int said = 0;
