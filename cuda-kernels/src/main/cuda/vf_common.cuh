@@ -113,6 +113,10 @@ __device__ __forceinline__ void vf_pdl_trigger() {
 #endif
 }
 
+// cudaDeviceGetAttribute(attr, dev), asked once per device for the attributes launchers consult on every launch (the
+// SM count, the compute capability's major number; others are asked each time); 0 when the query fails.
+int vf_device_attribute(cudaDeviceAttr attr, int dev);
+
 // Whether launches on the current device ask for programmatic serialization: compute capability 9.0 or newer, and
 // VOXFLOW_PDL is not "0" (the switch for A/B timing and for ruling it out when chasing a race).
 bool vf_pdl_enabled();

@@ -655,16 +655,6 @@ __global__ void __launch_bounds__(128 * (S90Cfg<D>::NWG + 1), 1)
 #endif
 }
 
-// The SMs of each device (0: not asked yet).
-int device_sms(int dev) {
-    static int sms[64];
-    if (dev < 0 || dev >= 64) return 0;
-    int n = __atomic_load_n(&sms[dev], __ATOMIC_RELAXED);
-    if (n == 0 && cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess)
-        __atomic_store_n(&sms[dev], n, __ATOMIC_RELAXED);
-    return n;
-}
-
 constexpr size_t kCounterBytes(int sms) { return ((size_t)sms * 4 + 255) / 256 * 256; }
 
 // Per-CTA costs of the split's model, in key tiles: a CTA's own start and end (Q load, pipeline fill, output), and
@@ -831,7 +821,7 @@ long long vf_flash_fwd_sm90_workspace() {
     if (device_ready() != 0) return 0;
     int dev = 0;
     if (cudaGetDevice(&dev) != cudaSuccess) return 0;
-    const int sms = device_sms(dev);
+    const int sms = vf_device_attribute(cudaDevAttrMultiProcessorCount, dev);
     if (sms <= 0) return 0;
     // T < sms tail units in at most kMaxParts parts (a forced split that does not fit runs unsplit)
     return (long long)kCounterBytes(sms) + (long long)kMaxParts * sms * (long long)std::max(split_slot_bytes<64>(), split_slot_bytes<128>());
@@ -863,7 +853,7 @@ int vf_flash_fwd_sm90(const void* q, long long qStride, const void* k, long long
     }
     int dev = 0;
     if (cudaError_t e = cudaGetDevice(&dev)) return (int)e;
-    const int sms = device_sms(dev);
+    const int sms = vf_device_attribute(cudaDevAttrMultiProcessorCount, dev);
 #define VF_S90(T, D)                                                                                                    \
     return outIsF32 ? launch<T, float, D>(q, qStride, k, kStride, v, vStride, out, outStride, lse, off, batch, heads,  \
                                           maxQ, maxK, rowsQ, rowsK, scale, workspace, workspaceBytes, sms, forceParts, st) \

@@ -7,18 +7,21 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+int vf_device_attribute(cudaDeviceAttr attr, int dev) {
+    static const cudaDeviceAttr kCached[] = {cudaDevAttrMultiProcessorCount, cudaDevAttrComputeCapabilityMajor};
+    static int cache[2][64];  // per attribute and device: 0 not asked yet
+    const int slot = attr == kCached[0] ? 0 : attr == kCached[1] ? 1 : -1;
+    int v = 0;
+    if (slot < 0 || dev < 0 || dev >= 64) return cudaDeviceGetAttribute(&v, attr, dev) == cudaSuccess ? v : 0;
+    v = __atomic_load_n(&cache[slot][dev], __ATOMIC_RELAXED);
+    if (v == 0 && cudaDeviceGetAttribute(&v, attr, dev) == cudaSuccess) __atomic_store_n(&cache[slot][dev], v, __ATOMIC_RELAXED);
+    return v;
+}
+
 bool vf_pdl_enabled() {
     static const bool allowed = [] { const char* e = getenv("VOXFLOW_PDL"); return !(e && e[0] == '0'); }();
-    static int major[64];  // per device: 0 not asked yet, else the compute capability's major number
-    if (!allowed) return false;
     int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
-    int m = __atomic_load_n(&major[dev], __ATOMIC_RELAXED);
-    if (m == 0) {
-        if (cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
-        __atomic_store_n(&major[dev], m, __ATOMIC_RELAXED);
-    }
-    return m >= 9;
+    return allowed && cudaGetDevice(&dev) == cudaSuccess && vf_device_attribute(cudaDevAttrComputeCapabilityMajor, dev) >= 9;
 }
 
 extern "C" {

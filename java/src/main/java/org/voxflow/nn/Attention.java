@@ -57,12 +57,9 @@ public final class Attention extends Module {
     }
 
     /** Cross-attention of x [N, C] (instances cu) to ctx [Nc, Cc] (instances cuCtx). */
-    public Tensor forward(Tensor x, int[] cu, Tensor ctx, int[] cuCtx) { return forward(x, cu, ctx, cuCtx, DType.F32); }
-
-    /** Cross-attention with its output projection rounded to out. */
-    public Tensor forward(Tensor x, int[] cu, Tensor ctx, int[] cuCtx, DType out) {
+    public Tensor forward(Tensor x, int[] cu, Tensor ctx, int[] cuCtx) {
         if (self) throw new IllegalStateException("self-attention takes no context");
-        return forwardKv(x, cu, toKv.forward(ctx, F.matmulInputType(x)), cuCtx, out);
+        return crossAttend(x, cu, toKv.forward(ctx, F.matmulInputType(x)), cuCtx, DType.F32, null);
     }
 
     /** The to_kv projection (cross-attention), for callers that project a shared context once for many layers. */
@@ -71,14 +68,10 @@ public final class Attention extends Module {
         return toKv;
     }
 
-    /** Cross-attention given the context's K/V rows kvRows [Nc, 2C] = to_kv(ctx) (in the activation type). */
-    public Tensor forwardKv(Tensor x, int[] cu, Tensor kvRows, int[] cuCtx, DType out) {
-        return crossAttend(x, cu, kvRows, cuCtx, out, null);
-    }
-
     /**
-     * residual + forwardKv(x, ..) in residual's type: the residual update rides on the output projection (GPUs: read by
-     * its GEMM's epilogue, where a separate pass would re-read the projection's output).
+     * residual + the cross-attention of x to the context's K/V rows kvRows [Nc, 2C] = to_kv(ctx) (in the activation
+     * type), in residual's type: the residual update rides on the output projection (GPUs: read by its GEMM's
+     * epilogue, where a separate pass would re-read the projection's output).
      */
     public Tensor forwardKvResidual(Tensor x, int[] cu, Tensor kvRows, int[] cuCtx, Tensor residual) {
         return crossAttend(x, cu, kvRows, cuCtx, residual.dtype(), residual);

@@ -662,8 +662,7 @@ public final class CudaBackend implements Backend {
         try {
             int rc = VoxKernels.vf_residual_norm(addr(xd), xt.ordinal(), addr(hd), h.dtype().ordinal(), gate == null ? 0 : addr(gate),
                     addr(x1), addr(y), out.ordinal(), affine ? addr(w) : 0, affine ? addr(b) : 0, rowsOf(x, cols), cols, wl[0],
-                    gl[1], gl[2], wl[1], wl[2],
-                    bl[1], bl[2], eps, stream);
+                    gl[1], gl[2], wl[1], wl[2], bl[1], bl[2], eps, stream);
             if (rc == -1) { // not the register path's width, alignment or type combination
                 x1.close();
                 y.close();

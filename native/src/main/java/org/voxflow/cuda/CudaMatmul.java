@@ -111,38 +111,7 @@ final class CudaMatmul {
      * bias is then rounded to that type).
      */
     static Tensor linear(CudaBackend be, CublasLtLinear lt, Tensor x0, Tensor w0, Tensor bias0, boolean gelu, DType out) {
-        if (x0.dim() < 1 || w0.dim() != 2 || !x0.dtype().isFloating() || !w0.dtype().isFloating()) return null;
-        DType type = gemmType(x0, w0.dtype(), out);
-        if (type == null) return null;
-        int k = x0.size(-1), n = w0.size(0);
-        if (w0.size(1) != k) return null; // the composite path reports the mismatch
-        if (bias0 != null && (bias0.dim() != 1 || bias0.size(0) != n)) return null;
-        long rows = x0.numel() / Math.max(k, 1);
-        if (k % 8 != 0 || rows == 0 || rows > Integer.MAX_VALUE) return null;
-        if (n % 8 != 0 && (rows > 8 || gelu || !skinny)) return null; // cuBLASLt's alignment; the skinny kernel takes any n
-        int m = (int) rows;
-        Tensor x = be.denseOf(x0, type);
-        try (Operands ops = new Operands(be, new Tensor[] {w0}, bias0 == null ? null : new Tensor[] {bias0}, type, out)) {
-            long w = ops.w[0], bias = ops.b[0];
-            if (CudaBackend.addr(x) % 16 != 0 || w % 16 != 0 || bias % 16 != 0) return null;
-            int[] outShape = x0.shape().clone();
-            outShape[outShape.length - 1] = n;
-            Tensor y = be.empty(out, outShape);
-            // a few rows (adaLN modulations, timestep MLPs): one pass over W at memory speed, where a GEMM tile idles
-            if (!gelu && m <= 8 && skinny) {
-                int rc = VoxKernels.vf_linear_skinny(CudaBackend.addr(x), k, w, type.ordinal(), bias, CudaBackend.addr(y),
-                        out.ordinal(), m, n, k, be.stream());
-                if (rc == 0) return y;
-                if (rc != -1) check(rc, "vf_linear_skinny(m=" + m + ", n=" + n + ", k=" + k + ")");
-            }
-            if (n % 8 != 0 || !lt.run(type, out, m, n, k, CudaBackend.addr(x), k, w, bias, gelu, CudaBackend.addr(y))) {
-                y.close();
-                return null;
-            }
-            return y;
-        } finally {
-            CudaBackend.releaseTemp(x, x0);
-        }
+        return linear(be, lt, x0, w0, bias0, gelu, out, null);
     }
 
     /**
@@ -151,24 +120,42 @@ final class CudaMatmul {
      * composes) for anything else, r not dense [rows, n] of an f32/16-bit type included.
      */
     static Tensor linearResidual(CudaBackend be, CublasLtLinear lt, Tensor x0, Tensor w0, Tensor bias0, Tensor r0) {
+        return r0.dtype().isFloating() ? linear(be, lt, x0, w0, bias0, false, r0.dtype(), r0) : null;
+    }
+
+    /** linear, with r0 (non-null) read by the epilogue as the residual: cuBLASLt only, r0 dense of out's type there. */
+    private static Tensor linear(CudaBackend be, CublasLtLinear lt, Tensor x0, Tensor w0, Tensor bias0, boolean gelu, DType out,
+                                 Tensor r0) {
         if (x0.dim() < 1 || w0.dim() != 2 || !x0.dtype().isFloating() || !w0.dtype().isFloating()) return null;
-        DType out = r0.dtype();
-        DType type = out.isFloating() ? gemmType(x0, w0.dtype(), out) : null;
-        if (type == null || (out != DType.F32 && out != type)) return null;
+        DType type = gemmType(x0, w0.dtype(), out);
+        if (type == null) return null;
         int k = x0.size(-1), n = w0.size(0);
-        if (w0.size(1) != k || (bias0 != null && (bias0.dim() != 1 || bias0.size(0) != n))) return null;
+        if (w0.size(1) != k) return null; // the composite path reports the mismatch
+        if (bias0 != null && (bias0.dim() != 1 || bias0.size(0) != n)) return null;
         long rows = x0.numel() / Math.max(k, 1);
+        if (k % 8 != 0 || rows == 0 || rows > Integer.MAX_VALUE) return null;
+        // the skinny kernel takes any n, but no GELU and no residual; cuBLASLt needs n % 8 == 0
+        boolean skinnyOk = skinny && !gelu && r0 == null && rows <= 8;
+        if (n % 8 != 0 && !skinnyOk) return null;
+        int m = (int) rows;
         int[] outShape = x0.shape().clone();
         outShape[outShape.length - 1] = n;
-        if (k % 8 != 0 || n % 8 != 0 || rows == 0 || rows > Integer.MAX_VALUE || !Arrays.equals(r0.shape(), outShape)
-                || r0.storage().backend() != be || !r0.isContiguous())
-            return null;
+        if (r0 != null && (!Arrays.equals(r0.shape(), outShape) || r0.storage().backend() != be || !r0.isContiguous())) return null;
         Tensor x = be.denseOf(x0, type);
         try (Operands ops = new Operands(be, new Tensor[] {w0}, bias0 == null ? null : new Tensor[] {bias0}, type, out)) {
-            long w = ops.w[0], bias = ops.b[0], r = CudaBackend.addr(r0);
+            long w = ops.w[0], bias = ops.b[0], r = r0 == null ? 0 : CudaBackend.addr(r0);
             if (CudaBackend.addr(x) % 16 != 0 || w % 16 != 0 || bias % 16 != 0 || r % 16 != 0) return null;
             Tensor y = be.empty(out, outShape);
-            if (!lt.runResidual(type, out, (int) rows, n, k, CudaBackend.addr(x), k, w, bias, r, CudaBackend.addr(y))) {
+            // a few rows (adaLN modulations, timestep MLPs): one pass over W at memory speed, where a GEMM tile idles
+            if (skinnyOk) {
+                int rc = VoxKernels.vf_linear_skinny(CudaBackend.addr(x), k, w, type.ordinal(), bias, CudaBackend.addr(y),
+                        out.ordinal(), m, n, k, be.stream());
+                if (rc == 0) return y;
+                if (rc != -1) check(rc, "vf_linear_skinny(m=" + m + ", n=" + n + ", k=" + k + ")");
+            }
+            boolean ran = n % 8 == 0 && (r0 == null ? lt.run(type, out, m, n, k, CudaBackend.addr(x), k, w, bias, gelu, CudaBackend.addr(y))
+                    : lt.runResidual(type, out, m, n, k, CudaBackend.addr(x), k, w, bias, r, CudaBackend.addr(y)));
+            if (!ran) {
                 y.close();
                 return null;
             }
